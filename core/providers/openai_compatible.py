@@ -1,0 +1,201 @@
+"""The OpenAI-compatible flow, written once: request, SSE stream, usage, errors.
+
+OpenRouter and any custom endpoint (the user's `sheikh`, `custom_provider_x`) are this class with
+a few hooks overridden. The key is sent only to the configured URL's host.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from core.config import ProviderConfig
+from core.errors import ErrorKind, ProviderError
+from core.keys import redact
+from core.providers.base import (
+    ChatRequest,
+    Completion,
+    ModelInfo,
+    Provider,
+    completion_from_body,
+    http_error,
+)
+
+
+class OpenAICompatibleProvider(Provider):
+    kind = "openai_compatible"
+
+    def __init__(self, config: ProviderConfig):
+        super().__init__(config)
+        self.chat_url = self._chat_url()
+        self.host = urlparse(self.chat_url).netloc
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- hooks
+
+    def _chat_url(self) -> str:
+        return self.config.base_url or ""
+
+    def models_url(self) -> str:
+        return self.chat_url.removesuffix("/chat/completions") + "/models"
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": request.model, "messages": request.messages, "stream": stream}
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        for name in ("tools", "tool_choice", "response_format", "stop", "seed", "top_p"):
+            if name in request.extra:
+                body[name] = request.extra[name]
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    # ---------------------------------------------------------------- transport
+
+    @property
+    def client(self) -> httpx.Client:
+        """One pooled client per provider; it holds no key (keys go in per-request headers)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = httpx.Client(follow_redirects=False,
+                                                limits=httpx.Limits(max_connections=64,
+                                                                    max_keepalive_connections=32))
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _timeout(self, timeout: float) -> httpx.Timeout:
+        return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+    def _transport_error(self, e: Exception, key: str | None, streaming: bool = False) -> ProviderError:
+        if isinstance(e, httpx.TimeoutException):
+            return ProviderError(ErrorKind.TIMEOUT, f"{self.name}: no answer in time ({type(e).__name__})")
+        if streaming and isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError)):
+            return ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: the stream was cut off")
+        return ProviderError(ErrorKind.UNAVAILABLE,
+                             f"{self.name}: cannot reach {self.host} ({type(e).__name__}: "
+                             f"{redact(str(e), [key])[:120]})")
+
+    def _raise_for_status(self, response: httpx.Response, key: str | None) -> None:
+        if response.status_code < 400 and response.status_code not in (301, 302, 303, 307, 308):
+            return
+        text = response.text if not response.is_stream_consumed else ""
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            body = None
+        raise http_error(self.name, response.status_code, body, text, response.headers.get("retry-after"), key)
+
+    # ---------------------------------------------------------------- calls
+
+    def chat(self, request: ChatRequest, key: str | None, timeout: float) -> Completion:
+        try:
+            response = self.client.post(self.chat_url, json=self.payload(request, False),
+                                        headers=self.headers(key), timeout=self._timeout(timeout))
+        except httpx.HTTPError as e:
+            raise self._transport_error(e, key) from None
+        self._raise_for_status(response, key)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderError(ErrorKind.BAD_RESPONSE,
+                                f"{self.name}: answered HTTP {response.status_code} with a body that is not "
+                                "JSON", status=response.status_code) from None
+        return completion_from_body(body, self.name)
+
+    def stream(self, request: ChatRequest, key: str | None, timeout: float) -> Iterator[str | Completion]:
+        try:
+            with self.client.stream("POST", self.chat_url, json=self.payload(request, True),
+                                    headers=self.headers(key), timeout=self._timeout(timeout)) as response:
+                if response.status_code >= 300:
+                    response.read()
+                    self._raise_for_status(response, key)
+                yield from self._read_sse(response, key)
+        except httpx.HTTPError as e:
+            raise self._transport_error(e, key, streaming=True) from None
+
+    def _read_sse(self, response: httpx.Response, key: str | None) -> Iterator[str | Completion]:
+        final = Completion(text="")
+        parts: list[str] = []
+        tool_calls: dict[int, dict[str, Any]] = {}
+        done = False
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue                      # SSE comments (": OPENROUTER PROCESSING") and blank lines
+            data = line[5:].strip()
+            if data == "[DONE]":
+                done = True
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: sent a stream chunk that is not "
+                                                            "JSON") from None
+            if "error" in chunk:
+                message = chunk["error"].get("message") if isinstance(chunk["error"], dict) else chunk["error"]
+                raise ProviderError(ErrorKind.STREAM_ERROR,
+                                    f"{self.name}: error in the stream: {redact(str(message), [key])[:200]}")
+            final.model = chunk.get("model") or final.model
+            if isinstance(chunk.get("provider"), str):
+                final.upstream = chunk["provider"]
+            usage = chunk.get("usage")
+            if usage:
+                final.tokens_in = usage.get("prompt_tokens")
+                final.tokens_out = usage.get("completion_tokens")
+                cost = usage.get("cost")
+                final.cost_usd = float(cost) if isinstance(cost, (int, float)) else None
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                if text:
+                    parts.append(text)
+                    yield text
+                for call in delta.get("tool_calls") or []:
+                    _merge_tool_call(tool_calls, call)
+                if choice.get("finish_reason"):
+                    final.finish_reason = choice["finish_reason"]
+        if not done and final.finish_reason is None:
+            raise ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: the stream ended before it was complete")
+        final.text = "".join(parts)
+        final.tool_calls = [tool_calls[i] for i in sorted(tool_calls)] or None
+        yield final
+
+    def list_models(self, key: str | None, timeout: float = 10.0) -> list[ModelInfo]:
+        try:
+            response = self.client.get(self.models_url(), headers=self.headers(key),
+                                       timeout=self._timeout(timeout))
+            self._raise_for_status(response, key)
+            data = response.json().get("data", [])
+        except httpx.HTTPError as e:
+            raise self._transport_error(e, key) from None
+        except (ValueError, AttributeError):
+            raise ProviderError(ErrorKind.BAD_RESPONSE, f"{self.name}: the model list is not valid JSON") from None
+        return [self._model_info(m) for m in data if isinstance(m, dict) and m.get("id")]
+
+    def _model_info(self, entry: dict[str, Any]) -> ModelInfo:
+        return ModelInfo(entry["id"], context_length=entry.get("context_length"))
+
+
+def _merge_tool_call(acc: dict[int, dict[str, Any]], delta: dict[str, Any]) -> None:
+    """Streamed tool calls arrive in pieces keyed by index; join the argument fragments."""
+    index = delta.get("index", 0)
+    call = acc.setdefault(index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+    call["id"] = delta.get("id") or call["id"]
+    fn = delta.get("function") or {}
+    call["function"]["name"] += fn.get("name") or ""
+    call["function"]["arguments"] += fn.get("arguments") or ""

@@ -1,0 +1,89 @@
+"""Versioned migrations. Each entry runs once, in order, inside one transaction; never edit a shipped one."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: executescript() would commit the surrounding transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    _run(conn,
+        """
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            ts REAL NOT NULL,                 -- unix seconds
+            session TEXT,                     -- hash, never the raw id
+            task_id TEXT,
+            provider TEXT NOT NULL,
+            model TEXT,
+            key_source TEXT,                  -- byok | shared | demo | none
+            attempt INTEGER NOT NULL,
+            outcome TEXT NOT NULL,            -- ok | rate_limited | auth | ... | cooldown_skip
+            http_status INTEGER,
+            latency_ms REAL,
+            ttft_ms REAL,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            cost_usd REAL,
+            cost_source TEXT,                 -- provider | price_table | unknown
+            label TEXT,                       -- QUICK | COMPLEX | URGENT when the manager routed it
+            streamed INTEGER NOT NULL DEFAULT 0,
+            error TEXT                        -- redacted
+        );
+        CREATE INDEX idx_usage_ts ON usage (ts);
+        CREATE INDEX idx_usage_request_id ON usage (request_id);
+        CREATE INDEX idx_usage_provider_model_latency_ms ON usage (provider, model, latency_ms);
+
+        CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            session TEXT,
+            prompt TEXT NOT NULL,
+            label TEXT,
+            confidence REAL,
+            reasons TEXT,                     -- JSON list
+            provider TEXT,
+            model TEXT,
+            status TEXT NOT NULL,             -- queued | running | paused | done | failed | cancelled
+            checkpoint TEXT,                  -- JSON {partial_text, messages, provider, model}
+            result TEXT,
+            error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX idx_tasks_session_status ON tasks (session, status);
+        CREATE INDEX idx_tasks_updated_at ON tasks (updated_at);
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            task_id TEXT,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            data TEXT                         -- JSON
+        );
+        CREATE INDEX idx_events_ts ON events (ts);
+        CREATE INDEX idx_events_task_id ON events (task_id);
+
+        CREATE TABLE space_actions (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            session TEXT,
+            space_id TEXT,
+            action TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX idx_space_actions_ts ON space_actions (ts);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]

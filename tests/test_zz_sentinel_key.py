@@ -1,0 +1,80 @@
+"""Runs last (see conftest): a sentinel BYOK key must be absent from every database file the suite
+wrote (with -wal/-shm), from the captured logs, and from every exception message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import AllProvidersFailed, SpacesOSError, StreamInterrupted
+from core.router import Router
+from tests.conftest import CAPTURED_LOGS, SENTINEL_HF, SENTINEL_KEY
+from tests.fake_openai import Hang, NotJSON, Status, StreamThenError, Truncated
+
+MSG = [{"role": "user", "content": "leak test"}]
+SENTINELS = (SENTINEL_KEY, SENTINEL_HF)
+
+
+def _exercise_every_failure(fake, fake_b, db_path: str) -> list[str]:
+    """Drive each error kind with the sentinel as the session key; return every message produced."""
+    cfg = {"alpha": {"url": fake.url, "api_key": "shared-alpha", "timeout": 0.5},
+           "huggingface": {"url": fake_b.url},
+           "router": {"max_retries": 0, "cooldown_after": 100}}
+    router = Router.from_config(cfg, db=db_path)
+    keys = {"alpha": SENTINEL_KEY, "huggingface": SENTINEL_HF}
+    messages = []
+    # Servers that echo the key back in their error text are the worst case for redaction.
+    behaviours = [Status(401, f"invalid api key {SENTINEL_KEY}"), Status(402, f"no credits for {SENTINEL_KEY}"),
+                  Status(429, f"slow down {SENTINEL_KEY}", retry_after="1"), Status(500, SENTINEL_KEY),
+                  NotJSON(200, f"<html>{SENTINEL_KEY}</html>"), Hang(1.0), StreamThenError(2, SENTINEL_KEY),
+                  Truncated(0)]
+    for behaviour in behaviours:
+        fake.reset()
+        fake_b.reset()
+        fake.default = behaviour
+        fake_b.default = Status(401, f"bad token {SENTINEL_HF}")
+        try:
+            if isinstance(behaviour, (StreamThenError, Truncated)):
+                for _ in router.stream(MSG, keys=keys, session="s"):
+                    pass
+            else:
+                router.chat(MSG, keys=keys, session="s")
+        except (AllProvidersFailed, StreamInterrupted) as e:
+            messages.append(str(e))
+            messages.extend(a.error or "" for a in e.attempts)
+        except SpacesOSError as e:
+            messages.append(str(e))
+    router.close()
+    return messages
+
+
+def test_sentinel_key_is_nowhere_after_the_suite(fake, fake_b, tmp_path_factory, db_path):
+    messages = _exercise_every_failure(fake, fake_b, db_path)
+    assert len(messages) >= 8, "the failure paths did not run"
+    # The sentinel did reach the fake providers (so its absence below means something).
+    assert any(SENTINEL_KEY in (r.headers.get("authorization") or "") for r in fake.requests) or \
+        any(SENTINEL_HF in (r.headers.get("authorization") or "") for r in fake_b.requests)
+    for text in messages:
+        for sentinel in SENTINELS:
+            assert sentinel not in text
+
+    root = Path(tmp_path_factory.getbasetemp())
+    db_files = [p for p in root.rglob("*") if p.is_file() and (".db" in p.name or p.suffix in (".sqlite", ".wal"))]
+    assert any(p.name.endswith(".db") for p in db_files), "no database file was written by the suite"
+    for path in db_files:
+        data = path.read_bytes()
+        for sentinel in SENTINELS:
+            assert sentinel.encode() not in data, f"sentinel key found in {path}"
+
+    logs = "\n".join(CAPTURED_LOGS)
+    assert "attempt" in logs, "router logs were not captured"
+    for sentinel in SENTINELS:
+        assert sentinel not in logs
+
+
+@pytest.mark.parametrize("sentinel", SENTINELS)
+def test_redaction_masks_the_exact_key_even_when_it_looks_like_nothing(sentinel):
+    from core.keys import mask, redact
+    text = redact(f"server said: bad key {sentinel}!", [sentinel])
+    assert sentinel not in text and mask(sentinel) in text
