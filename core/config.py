@@ -101,7 +101,7 @@ class AppConfig:
                 "kind": p.kind, "url": p.base_url, "shared key": mask(p.api_key) if p.api_key else "not set",
                 "priority": p.priority, "fallback": p.fallback,
                 "always_use_this_key": p.always_use_this_key, "models": p.models, "timeout": p.timeout,
-                **{k: v for k, v in p.options.items() if k not in {"headers"}},
+                **{k: v for k, v in p.options.items() if k not in {"headers", "models_configured"}},
             }
         return out
 
@@ -333,9 +333,10 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
         url = url.rstrip("/") if url else None
     elif kind == "openai_compatible":
         url = _chat_url(url)
-    options = {k: v for k, v in settings.items() if k not in {
+    options = {"models_configured": bool(models)}
+    options.update({k: v for k, v in settings.items() if k not in {
         "api_key", "token", "url", "base_url", "priority", "fallback", "always_use_this_key", "models",
-        "timeout", "keyless"}}
+        "timeout", "keyless"}})
     if "mcp_url" in options:
         options["mcp_url"] = _check_url(options["mcp_url"], f"{path}.mcp_url", errors)
     return ProviderConfig(

@@ -250,7 +250,7 @@ class _Run:
         self.router = router
         self.messages = messages
         self.keys = {k: v for k, v in (keys or {}).items() if v}
-        self.session = session_hash(session)
+        self.session = options.pop("session_hash", None) or session_hash(session)
         self.task_id = options.pop("task_id", None)
         self.label = options.pop("label", None)
         self.on_attempt: Callable[[Attempt], None] | None = options.pop("on_attempt", None)

@@ -190,6 +190,18 @@ class Store(MetricsQueries):
         sql = "SELECT * FROM usage" + (f" WHERE {' AND '.join(where)}" if where else "")
         return list(self.db().query(sql + " ORDER BY id LIMIT ?", [*params, limit]))
 
+    def recent_provider_latency(self, since: float) -> dict[str, float]:
+        """Median latency (ms) of successful attempts per provider since `since`; for URGENT routing."""
+        out = {}
+        conn = self.db().conn
+        for provider, n in conn.execute("SELECT provider, count(*) FROM usage INDEXED BY idx_usage_ts "
+                                        "WHERE ts >= ? AND outcome = 'ok' GROUP BY provider", (since,)).fetchall():
+            row = conn.execute("SELECT latency_ms FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND provider = ? "
+                               "AND outcome = 'ok' ORDER BY latency_ms LIMIT 1 OFFSET ?",
+                               (since, provider, n // 2)).fetchone()
+            out[provider] = row[0]
+        return out
+
     def usage_count(self) -> int:
         return self.db().conn.execute("SELECT count(*) FROM usage").fetchone()[0]
 
