@@ -1,0 +1,19 @@
+"""Spaces OS: the entrypoint. Builds the navigation and the shared sidebar, and starts the session."""
+
+import streamlit as st
+
+from core.widgets import init_session, services, sidebar
+
+st.set_page_config(page_title="Spaces OS", page_icon="🛰️", layout="wide")
+init_session()
+
+pages = st.navigation([
+    st.Page("pages/overview.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/chat.py", title="Chat", icon="💬", url_path="chat"),
+    st.Page("pages/routing.py", title="Routing", icon="🔀", url_path="routing"),
+    st.Page("pages/providers.py", title="Providers", icon="🔑", url_path="providers"),
+    st.Page("pages/spaces.py", title="Spaces", icon="🚀", url_path="spaces"),
+    st.Page("pages/metrics.py", title="Metrics", icon="📈", url_path="metrics"),
+])
+pages.run()
+sidebar(services())   # after the page ran, so key status is never one run stale

@@ -1,0 +1,101 @@
+"""Streamlit pieces every page shares: the cached services, this session's state, the sidebar with
+key status, the demo banner and friendly error boxes.
+
+This is the one module of `core/` that imports Streamlit. Keys live only in `st.session_state`
+(per browser session), never in `st.cache_resource` (shared by all sessions).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import streamlit as st
+
+from core.keys import mask
+from core.services import Services, build_services
+
+PROVIDER_LABELS = {"huggingface": "Hugging Face", "openrouter": "OpenRouter", "demo": "Demo (offline)"}
+
+
+@st.cache_resource(show_spinner="Starting Spaces OS…")
+def _services() -> Services:
+    return build_services()
+
+
+def services() -> Services:
+    return _services()
+
+
+def reset_services() -> None:
+    """Drop the cached services (after the config or rules changed on disk)."""
+    _services.clear()
+
+
+def init_session() -> dict[str, Any]:
+    """Create this browser session's state once: an id, its keys, its chat and its settings."""
+    ss = st.session_state
+    ss.setdefault("session_id", uuid.uuid4().hex)
+    ss.setdefault("keys", {})              # provider name -> BYOK key, this session only
+    ss.setdefault("overrides", {})         # provider name -> {priority, fallback, always_use_this_key, enabled}
+    ss.setdefault("messages", [])          # chat history with routing facts
+    ss.setdefault("task_ids", [])          # background tasks started in this session
+    return ss
+
+
+def session_keys() -> dict[str, str]:
+    return {k: v for k, v in st.session_state.get("keys", {}).items() if v}
+
+
+def provider_title(name: str, kind: str | None = None) -> str:
+    return PROVIDER_LABELS.get(name) or PROVIDER_LABELS.get(kind or "", name) if name in PROVIDER_LABELS else name
+
+
+def show_config_error(svc: Services) -> None:
+    """The readable page shown instead of a traceback when the config cannot be loaded."""
+    st.error(f"**The provider config could not be loaded.**\n\n{svc.config_error}", icon="⚠️")
+    st.markdown(
+        "**What to do:** fix the file named above (or point `AGENTIC_CONFIG` at a good one) and reload "
+        "the page. Until then no provider can be used. The expected shapes are shown in the README "
+        "under *Provider config*."
+    )
+
+
+def require_services() -> Services:
+    """Services for a page, or a readable error and a stop."""
+    init_session()
+    svc = services()
+    if not svc.ok:
+        show_config_error(svc)
+        st.stop()
+    return svc
+
+
+def demo_banner(svc: Services) -> None:
+    if svc.router is not None and svc.router.is_demo(session_keys()):
+        st.info("**Demo mode.** No provider has a key, so answers come from the built-in offline demo model "
+                "and are labelled DEMO. Add a Hugging Face (`hf_…`) or OpenRouter (`sk-or-…`) key on the "
+                "**Providers** page to use real models; it stays in this browser session only.", icon="🧪")
+
+
+def sidebar(svc: Services) -> None:
+    """Key status for this session and the clear-my-keys button (drawn after the page, so never stale)."""
+    ss = init_session()
+    with st.sidebar:
+        st.markdown("#### This session's keys")
+        names = [p.name for p in svc.config.providers if p.kind != "demo"] if svc.config else []
+        if not names:
+            st.caption("No providers configured.")
+        for name in names:
+            key = ss["keys"].get(name)
+            st.markdown(f"- **{name}**: {'`' + mask(key) + '`' if key else 'not set'}")
+        if ss["keys"]:
+            if st.button("Clear my keys", key="clear_keys", help="Forget every key this session holds",
+                         width="stretch"):
+                ss["keys"] = {}
+                st.toast("Your keys were cleared from this session.")
+                st.rerun()
+        else:
+            st.caption("Keys you add on **Providers** stay in this browser tab's session only.")
+        if svc.router is not None and svc.router.is_demo(session_keys()):
+            st.caption("🧪 Demo mode: offline model")
