@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.widgets import init_session, services, sidebar
+from core.widgets import init_session
 
 st.set_page_config(page_title="Spaces OS", page_icon="🛰️", layout="wide")
 init_session()
@@ -16,4 +16,3 @@ pages = st.navigation([
     st.Page("pages/metrics.py", title="Metrics", icon="📈", url_path="metrics"),
 ])
 pages.run()
-sidebar(services())   # after the page ran, so key status is never one run stale

@@ -68,6 +68,7 @@ def require_services() -> Services:
     if not svc.ok:
         show_config_error(svc)
         st.stop()
+    sidebar(svc)
     return svc
 
 
@@ -79,7 +80,8 @@ def demo_banner(svc: Services) -> None:
 
 
 def sidebar(svc: Services) -> None:
-    """Key status for this session and the clear-my-keys button (drawn after the page, so never stale)."""
+    """Key status for this session and the clear-my-keys button. Drawn by every page at its start: key
+    changes arrive through widget callbacks, which run before the script, so it is never stale."""
     ss = init_session()
     with st.sidebar:
         st.markdown("#### This session's keys")

@@ -44,9 +44,9 @@ for p in [p for p in svc.config.providers if p.kind != "demo"]:
         current = ss["overrides"].get(p.name, {})
         c1, c2, c3, c4 = st.columns(4)
         enabled = c1.toggle("Use this provider", value=current.get("enabled", True), key=f"enabled_{p.name}")
-        rank = c2.number_input("Priority (lower first, 0 = none)", min_value=0, max_value=99,
-                               value=int(current.get("priority", p.priority if p.priority is not None else -1) + 1),
-                               key=f"priority_{p.name}")
+        priority = current["priority"] if "priority" in current else p.priority
+        rank = c2.number_input("Priority (1 = first, 0 = none)", min_value=0, max_value=99,
+                               value=0 if priority is None else int(priority) + 1, key=f"priority_{p.name}")
         fallback = c3.toggle("May serve as fallback", value=current.get("fallback", p.fallback),
                              key=f"fallback_{p.name}")
         always = c4.toggle("Always use my key", value=current.get("always_use_this_key", p.always_use_this_key),
