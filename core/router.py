@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.breaker import CircuitBreakers
@@ -100,6 +100,11 @@ class Candidate:
     def name(self) -> str:
         return self.provider.name
 
+    @property
+    def circuit(self) -> str:
+        """Cooldown state is per provider; a visitor's own endpoint is keyed by its URL too."""
+        return self.provider.config.options.get("circuit_key") or self.provider.name
+
 
 @dataclass
 class ProviderStatus:
@@ -125,6 +130,7 @@ class Router:
         self.providers: dict[str, Provider] = {p.name: build_provider(p) for p in config.providers}
         self.breakers = CircuitBreakers(self.settings.cooldown_after, self.settings.cooldown_seconds, clock)
         self._lock = threading.Lock()
+        self._endpoint_providers: dict[tuple, Provider] = {}     # visitors' own endpoints (no keys inside)
 
     @classmethod
     def from_config(cls, source: Any = None, db: str | Store | None = None, *,
@@ -142,13 +148,25 @@ class Router:
 
     # ------------------------------------------------------------------ planning
 
-    def _provider_config(self, name: str, overrides: Mapping[str, Mapping[str, Any]] | None) -> ProviderConfig:
-        base = self.providers[name].config
+    def endpoint_provider(self, cfg: ProviderConfig) -> Provider:
+        """The provider object for a session's own endpoint, reused across calls (it holds no key)."""
+        cache_key = (cfg.name, cfg.base_url, bool(cfg.options.get("guarded")))
+        with self._lock:
+            provider = self._endpoint_providers.get(cache_key)
+            if provider is None:
+                if len(self._endpoint_providers) >= 64:
+                    self._endpoint_providers.pop(next(iter(self._endpoint_providers))).close()
+                cfg.options.setdefault("circuit_key", f"{cfg.name}@{cfg.base_url}")
+                provider = self._endpoint_providers[cache_key] = build_provider(cfg)
+            return provider
+
+    def _provider_config(self, name: str, overrides: Mapping[str, Mapping[str, Any]] | None,
+                         pool: Mapping[str, Provider] | None = None) -> ProviderConfig:
+        base = (pool or self.providers)[name].config
         change = (overrides or {}).get(name)
         if not change:
             return base
-        return ProviderConfig(**{**base.__dict__, **{k: v for k, v in change.items()
-                                                     if k in ("priority", "fallback", "always_use_this_key")}})
+        return replace(base, **{k: v for k, v in change.items() if k in ("priority", "fallback", "always_use_this_key")})
 
     def _usable(self, cfg: ProviderConfig, keys: Mapping[str, str]) -> bool:
         return cfg.kind != "demo" and bool(keys.get(cfg.name) or cfg.api_key or cfg.keyless)
@@ -160,16 +178,30 @@ class Router:
 
     def plan(self, *, model: str | Mapping[str, str] | None = None, provider: str | None = None,
              prefer: list[str] | None = None, keys: Mapping[str, str] | None = None,
-             overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[Candidate]:
-        """The ordered (provider, model, key) candidates this request will try."""
+             overrides: Mapping[str, Mapping[str, Any]] | None = None,
+             endpoints: list[ProviderConfig] | None = None, use_shared: bool = True) -> list[Candidate]:
+        """The ordered (provider, model, key) candidates this request will try.
+
+        `endpoints` are the session's own OpenAI-compatible endpoints; `use_shared=False` leaves out
+        every shared (server) key, e.g. when the session's budget on them is spent."""
         keys = {k: v for k, v in (keys or {}).items() if v}
         disabled = {n for n, o in (overrides or {}).items() if o.get("enabled") is False}
-        if provider is not None and provider not in self.providers:
+        pool: dict[str, Provider] = dict(self.providers)
+        for cfg in endpoints or []:
+            if cfg.name not in self.providers:
+                pool[cfg.name] = self.endpoint_provider(cfg)
+        if provider is not None and provider not in pool:
             raise AllProvidersFailed([], reason=f"Unknown provider `{provider}`. Configured: "
-                                                f"{', '.join(self.providers)}.")
-        configs = [self._provider_config(n, overrides) for n in self.providers if n not in disabled]
+                                                f"{', '.join(pool)}.")
+        configs = [self._provider_config(n, overrides, pool) for n in pool if n not in disabled]
+        if not use_shared:
+            configs = [replace(c, api_key=None, keyless=False) if c.kind != "demo" else c for c in configs]
         usable = [c for c in configs if self._usable(c, keys)]
         if provider == "demo" or not usable:
+            if not use_shared and any(c.api_key or c.keyless for c in
+                                      (self._provider_config(n, overrides, pool) for n in pool)):
+                raise AllProvidersFailed([], reason="Your share of the owner's keys is used up for now: add your "
+                                                    "own key on the Providers page to keep going.")
             demo = next(c for c in configs + [self.providers["demo"].config] if c.kind == "demo")
             return [Candidate(self.providers[demo.name], self._model_for(demo, model, True), None, "demo")]
         if provider is not None and provider not in {c.name for c in usable}:
@@ -188,12 +220,12 @@ class Router:
             chosen_model = self._model_for(cfg, model, i == 0)
             session_key = keys.get(cfg.name)
             if session_key:
-                candidates.append(Candidate(self.providers[cfg.name], chosen_model, session_key, "byok",
+                candidates.append(Candidate(pool[cfg.name], chosen_model, session_key, "byok",
                                             cfg.always_use_this_key))
             if cfg.api_key and not (session_key and cfg.always_use_this_key):
-                candidates.append(Candidate(self.providers[cfg.name], chosen_model, cfg.api_key, "shared"))
+                candidates.append(Candidate(pool[cfg.name], chosen_model, cfg.api_key, "shared"))
             elif cfg.keyless and not session_key:
-                candidates.append(Candidate(self.providers[cfg.name], chosen_model, None, "shared"))
+                candidates.append(Candidate(pool[cfg.name], chosen_model, None, "shared"))
         return candidates
 
     @staticmethod
@@ -255,6 +287,8 @@ class _Run:
         self.label = options.pop("label", None)
         self.on_attempt: Callable[[Attempt], None] | None = options.pop("on_attempt", None)
         overrides = options.pop("overrides", None)
+        endpoints = options.pop("endpoints", None)
+        use_shared = options.pop("use_shared", True)
         deadline = options.pop("deadline", None) or router.settings.deadline
         extra = dict(options.pop("extra_body", None) or {})
         extra.update({k: options.pop(k) for k in list(options) if k not in _REQUEST_OPTIONS})
@@ -265,7 +299,7 @@ class _Run:
         self.attempts: list[Attempt] = []
         self.deadline = router.clock() + float(deadline)
         self.candidates = router.plan(model=model, provider=provider, prefer=prefer, keys=self.keys,
-                                      overrides=overrides)
+                                      overrides=overrides, endpoints=endpoints, use_shared=use_shared)
         self._recorded = 0
 
     # -------------------------------------------------------------- bookkeeping
@@ -314,12 +348,12 @@ class _Run:
                 continue
             cand = ready[0]
             self.candidates.remove(cand)
-            if not router.breakers.allow(cand.name):
+            if not router.breakers.allow(cand.circuit):
                 self.record(Attempt(cand.name, cand.model, cand.key_source, "cooldown_skip",
                                     error="provider cooling down after repeated failures"))
                 continue
-            if cand.key_source == "shared" and (held := router.breakers.shared_held(cand.name)) > 0:
-                router.breakers.release_probe(cand.name)
+            if cand.key_source == "shared" and (held := router.breakers.shared_held(cand.circuit)) > 0:
+                router.breakers.release_probe(cand.circuit)
                 self.record(Attempt(cand.name, cand.model, cand.key_source, "cooldown_skip",
                                     error=f"shared key rate limited for {held:.0f} s more"))
                 continue
@@ -329,11 +363,11 @@ class _Run:
     def after_failure(self, cand: Candidate, error: ProviderError) -> None:
         breakers = self.router.breakers
         if error.kind in HEALTH_FAILURES:
-            breakers.record_failure(cand.name)
+            breakers.record_failure(cand.circuit)
         else:
-            breakers.release_probe(cand.name)
+            breakers.release_probe(cand.circuit)
         if error.kind == ErrorKind.RATE_LIMITED and cand.key_source == "shared" and error.retry_after:
-            breakers.hold_shared(cand.name, error.retry_after)
+            breakers.hold_shared(cand.circuit, error.retry_after)
         if error.kind in RETRYABLE and cand.retries < self.router.settings.max_retries:
             delay = self.router.backoff(cand.retries, error.retry_after)
             if delay is not None and self.router.clock() + delay < self.deadline:
@@ -352,7 +386,7 @@ class _Run:
 
     def success(self, cand: Candidate, completion: Completion, latency_ms: float, ttft_ms: float | None,
                 text: str) -> ChatResult:
-        self.router.breakers.record_success(cand.name)
+        self.router.breakers.record_success(cand.circuit)
         model = completion.model or cand.model
         cost, cost_source = completion.cost_usd, "provider"
         if cost is None:
@@ -475,7 +509,7 @@ class ChatStream:
                 # Closed by the consumer: record what was delivered, as a successful partial attempt.
                 source.close()
                 latency = (time.perf_counter() - start) * 1000
-                run.router.breakers.record_success(cand.name)
+                run.router.breakers.record_success(cand.circuit)
                 run.record(Attempt(cand.name, cand.model, cand.key_source, "ok", latency_ms=latency, ttft_ms=ttft,
                                    tokens_out=len(parts), error="stopped early by the client"))
                 run.flush_usage()

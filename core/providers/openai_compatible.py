@@ -17,6 +17,7 @@ import httpx
 from core.config import ProviderConfig
 from core.errors import ErrorKind, ProviderError
 from core.keys import redact
+from core.netguard import BlockedURL, guarded_client
 from core.providers.base import (
     ChatRequest,
     Completion,
@@ -68,7 +69,10 @@ class OpenAICompatibleProvider(Provider):
         """One pooled client per provider; it holds no key (keys go in per-request headers)."""
         if self._client is None:
             with self._client_lock:
-                if self._client is None:
+                if self._client is None and self.config.options.get("guarded"):
+                    # A visitor's endpoint: every connection is checked against SSRF targets.
+                    self._client = guarded_client()
+                elif self._client is None:
                     self._client = httpx.Client(follow_redirects=False,
                                                 limits=httpx.Limits(max_connections=64,
                                                                     max_keepalive_connections=32))
@@ -109,6 +113,8 @@ class OpenAICompatibleProvider(Provider):
                                         headers=self.headers(key), timeout=self._timeout(timeout))
         except httpx.HTTPError as e:
             raise self._transport_error(e, key) from None
+        except BlockedURL as e:
+            raise ProviderError(ErrorKind.BAD_REQUEST, f"{self.name}: {e}") from None
         self._raise_for_status(response, key)
         try:
             body = response.json()
@@ -128,6 +134,8 @@ class OpenAICompatibleProvider(Provider):
                 yield from self._read_sse(response, key)
         except httpx.HTTPError as e:
             raise self._transport_error(e, key, streaming=True) from None
+        except BlockedURL as e:
+            raise ProviderError(ErrorKind.BAD_REQUEST, f"{self.name}: {e}") from None
 
     def _read_sse(self, response: httpx.Response, key: str | None) -> Iterator[str | Completion]:
         final = Completion(text="")
@@ -183,6 +191,8 @@ class OpenAICompatibleProvider(Provider):
             data = response.json().get("data", [])
         except httpx.HTTPError as e:
             raise self._transport_error(e, key) from None
+        except BlockedURL as e:
+            raise ProviderError(ErrorKind.BAD_REQUEST, f"{self.name}: {e}") from None
         except (ValueError, AttributeError):
             raise ProviderError(ErrorKind.BAD_RESPONSE, f"{self.name}: the model list is not valid JSON") from None
         return [self._model_info(m) for m in data if isinstance(m, dict) and m.get("id")]
