@@ -76,16 +76,16 @@ def check_url(url: str) -> str:
     return url
 
 
-def resolve_checked(host: str, port: int, resolver: Resolver = system_resolver) -> str:
+def resolve_checked(host: str, port: int, resolver: Resolver | None = None) -> str:
     """Resolve `host` and return an allowed address; refuse if ANY address is not allowed."""
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
         addresses = [str(literal)]
     except ValueError:
         try:
-            addresses = resolver(host, port)
-        except OSError as e:
-            raise BlockedURL(f"{host} could not be resolved ({e.__class__.__name__}).") from None
+            addresses = (resolver or system_resolver)(host, port)
+        except OSError as e:   # not a policy problem: the host is simply unreachable
+            raise httpcore.ConnectError(f"{host} could not be resolved ({e.__class__.__name__})") from None
     if not addresses:
         raise BlockedURL(f"{host} has no address.")
     for address in addresses:
@@ -97,7 +97,7 @@ def resolve_checked(host: str, port: int, resolver: Resolver = system_resolver) 
 class GuardedBackend(httpcore.NetworkBackend):
     """httpcore network backend that checks every connection's resolved address before connecting."""
 
-    def __init__(self, resolver: Resolver = system_resolver, inner: httpcore.NetworkBackend | None = None):
+    def __init__(self, resolver: Resolver | None = None, inner: httpcore.NetworkBackend | None = None):
         self.resolver = resolver
         self.inner = inner or httpcore.SyncBackend()
         self.connected: list[str] = []
@@ -120,7 +120,7 @@ class GuardedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """An httpx transport whose connections all go through `GuardedBackend`; no proxies from the environment."""
 
-    def __init__(self, resolver: Resolver = system_resolver, **kwargs):
+    def __init__(self, resolver: Resolver | None = None, **kwargs):
         super().__init__(**kwargs)
         self.backend = GuardedBackend(resolver)
         self._pool = httpcore.ConnectionPool(ssl_context=self._pool._ssl_context, max_connections=20,
@@ -138,5 +138,5 @@ class GuardedTransport(httpx.HTTPTransport):
             raise
 
 
-def guarded_client(resolver: Resolver = system_resolver) -> httpx.Client:
+def guarded_client(resolver: Resolver | None = None) -> httpx.Client:
     return httpx.Client(transport=GuardedTransport(resolver), follow_redirects=False, trust_env=False)
