@@ -45,9 +45,15 @@ _INSERT_USAGE = (f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
                  f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})")
 
 
-def default_db_path(env: dict[str, str] | None = None) -> str:
+def default_db_path(env: dict[str, str] | None = None, volume: str = "/data") -> str:
+    """$SPACES_OS_DB, else a mounted volume on a hosted Space (the container disk is lost on restart),
+    else data/spaces_os.db."""
     env = os.environ if env is None else env
-    return env.get("SPACES_OS_DB") or DEFAULT_DB
+    if env.get("SPACES_OS_DB"):
+        return env["SPACES_OS_DB"]
+    if env.get("SPACE_ID") and os.path.isdir(volume) and os.access(volume, os.W_OK):
+        return os.path.join(volume, "spaces_os.db")
+    return DEFAULT_DB
 
 
 class _UsageWriter(threading.Thread):
