@@ -80,8 +80,10 @@ class _Control:
 
 
 class Manager:
-    def __init__(self, router: Router, rules: RoutingRules | None = None, *, workers: int | None = None):
+    def __init__(self, router: Router, rules: RoutingRules | None = None, *, workers: int | None = None,
+                 max_tasks_total: int | None = None):
         self.router = router
+        self.max_tasks_total = max_tasks_total
         self.store = router.store
         self.rules = rules or load_rules()
         self._controls: dict[str, _Control] = {}
@@ -186,6 +188,11 @@ class Manager:
         if len(active) >= self.rules.max_tasks_per_session:
             raise SpacesOSError(f"This session already has {len(active)} unfinished tasks (the limit is "
                                 f"{self.rules.max_tasks_per_session}). Cancel or wait for one first.")
+        if self.max_tasks_total is not None:
+            total = len(self.store.list_tasks(statuses=ACTIVE, limit=self.max_tasks_total + 1))
+            if total >= self.max_tasks_total:
+                raise SpacesOSError(f"The console is busy ({total} unfinished tasks across all visitors). "
+                                    "Try again in a minute.")
 
     # ------------------------------------------------------------------ foreground (QUICK / URGENT)
 

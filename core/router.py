@@ -120,8 +120,9 @@ class ProviderStatus:
 class Router:
     def __init__(self, config: AppConfig, store: Store | None = None, *,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, budget: Any = None):
         self.config = config
+        self.budget = budget        # hosted mode: a core.hosted.Budget limiting each visitor's shared-key use
         self.settings = config.router
         self.store = store
         self.clock = clock
@@ -131,6 +132,7 @@ class Router:
         self.breakers = CircuitBreakers(self.settings.cooldown_after, self.settings.cooldown_seconds, clock)
         self._lock = threading.Lock()
         self._endpoint_providers: dict[tuple, Provider] = {}     # visitors' own endpoints (no keys inside)
+        self._budget_audited: dict[str, float] = {}
 
     @classmethod
     def from_config(cls, source: Any = None, db: str | Store | None = None, *,
@@ -179,7 +181,8 @@ class Router:
     def plan(self, *, model: str | Mapping[str, str] | None = None, provider: str | None = None,
              prefer: list[str] | None = None, keys: Mapping[str, str] | None = None,
              overrides: Mapping[str, Mapping[str, Any]] | None = None,
-             endpoints: list[ProviderConfig] | None = None, use_shared: bool = True) -> list[Candidate]:
+             endpoints: list[ProviderConfig] | None = None, use_shared: bool = True,
+             shared_blocked_reason: str | None = None) -> list[Candidate]:
         """The ordered (provider, model, key) candidates this request will try.
 
         `endpoints` are the session's own OpenAI-compatible endpoints; `use_shared=False` leaves out
@@ -200,8 +203,9 @@ class Router:
         if provider == "demo" or not usable:
             if not use_shared and any(c.api_key or c.keyless for c in
                                       (self._provider_config(n, overrides, pool) for n in pool)):
-                raise AllProvidersFailed([], reason="Your share of the owner's keys is used up for now: add your "
-                                                    "own key on the Providers page to keep going.")
+                limit = f" (the limit is {shared_blocked_reason})" if shared_blocked_reason else ""
+                raise AllProvidersFailed([], reason=f"Your share of the owner's keys is used up for now{limit}: "
+                                                    "add your own key on the Providers page to keep going.")
             demo = next(c for c in configs + [self.providers["demo"].config] if c.kind == "demo")
             return [Candidate(self.providers[demo.name], self._model_for(demo, model, True), None, "demo")]
         if provider is not None and provider not in {c.name for c in usable}:
@@ -262,6 +266,16 @@ class Router:
                                       self.breakers.snapshot(cfg.name)))
         return out
 
+    def audit_budget(self, session: str, reason: str) -> None:
+        """Audit a spent budget once a minute per visitor, not on every refused request."""
+        now = self.clock()
+        with self._lock:
+            if now - self._budget_audited.get(session, -1e9) < 60:
+                return
+            self._budget_audited[session] = now
+        if self.store is not None:
+            self.store.record_audit("budget_exceeded", session=session, detail=reason)
+
     def backoff(self, retries: int, retry_after: float | None) -> float | None:
         """Seconds before retrying, or None when Retry-After is beyond the cap (don't wait that long)."""
         s = self.settings
@@ -289,6 +303,12 @@ class _Run:
         overrides = options.pop("overrides", None)
         endpoints = options.pop("endpoints", None)
         use_shared = options.pop("use_shared", True)
+        budget_reason = None
+        if use_shared and router.budget is not None and self.session:
+            status = router.budget.status(self.session)
+            if not status.ok:
+                use_shared, budget_reason = False, status.reason
+                router.audit_budget(self.session, status.reason)
         deadline = options.pop("deadline", None) or router.settings.deadline
         extra = dict(options.pop("extra_body", None) or {})
         extra.update({k: options.pop(k) for k in list(options) if k not in _REQUEST_OPTIONS})
@@ -299,7 +319,8 @@ class _Run:
         self.attempts: list[Attempt] = []
         self.deadline = router.clock() + float(deadline)
         self.candidates = router.plan(model=model, provider=provider, prefer=prefer, keys=self.keys,
-                                      overrides=overrides, endpoints=endpoints, use_shared=use_shared)
+                                      overrides=overrides, endpoints=endpoints, use_shared=use_shared,
+                                      shared_blocked_reason=budget_reason)
         self._recorded = 0
 
     # -------------------------------------------------------------- bookkeeping

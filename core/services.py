@@ -7,6 +7,7 @@ error and the pages show it instead of a traceback.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from core.config import AppConfig, find_config_path, load_config
 from core.errors import ConfigError
+from core.hosted import Budget, HostedSettings, hosted_settings
 from core.manager import Manager
 from core.router import Router
 from core.routing_rules import RULES_FILE, RoutingRules, RulesError, load_rules
@@ -29,13 +31,18 @@ class Services:
     config_error: str | None = None
     rules_error: str | None = None
     config_path: str | None = None
+    rules_path: str = str(RULES_FILE)
     hub_endpoint: str = "https://huggingface.co"
-    hosted: bool = False
+    hosted_settings: HostedSettings = field(default_factory=HostedSettings)
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.router is not None
+
+    @property
+    def hosted(self) -> bool:
+        return self.hosted_settings.enabled
 
 
 def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> Services:
@@ -43,22 +50,41 @@ def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None 
     env = dict(os.environ) if env is None else dict(env)
     store = Store(default_db_path(env))
     hub = env.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    hosted = bool(env.get("SPACE_ID")) or env.get("SPACES_OS_HOSTED") == "1"
     path = None
     try:
         found = find_config_path(env, cwd)
         path = str(found) if found else None
         config = load_config(found, env=env, cwd=cwd) if found else load_config(None, env=env, cwd=cwd)
     except ConfigError as e:
-        return Services(None, store, None, None, config_error=str(e), config_path=path, hub_endpoint=hub,
-                        hosted=hosted)
-    rules_error = None
+        return Services(None, store, None, None, config_error=str(e), config_path=path, hub_endpoint=hub)
     try:
-        rules: RoutingRules = load_rules(env.get("SPACES_OS_ROUTING", str(RULES_FILE)))
+        hosted = hosted_settings(config.sections, env)
+    except ConfigError as e:
+        return Services(None, store, None, None, config_error=f"{path or 'config'}: {e}", config_path=path,
+                        hub_endpoint=hub)
+    rules_error = None
+    rules_path = env.get("SPACES_OS_ROUTING") or str(RULES_FILE)
+    try:
+        rules: RoutingRules = load_rules(rules_path)
     except RulesError as e:
         rules_error = str(e)
         rules = None  # type: ignore[assignment]
-    router = Router(config, store)
-    manager = Manager(router, rules) if rules is not None else None
-    return Services(config, store, router, manager, rules_error=rules_error, config_path=path, hub_endpoint=hub,
-                    hosted=hosted, notes=list(config.warnings))
+    router = Router(config, store, budget=Budget(store, hosted) if hosted.enabled else None)
+    manager = None
+    if rules is not None:
+        if hosted.enabled:
+            rules.max_tasks_per_session = min(rules.max_tasks_per_session, hosted.max_tasks_per_session)
+        manager = Manager(router, rules, max_tasks_total=hosted.max_tasks_total if hosted.enabled else None)
+        atexit.register(manager.shutdown, 5.0)    # a clean stop checkpoints running tasks
+    return Services(config, store, router, manager, rules_error=rules_error, config_path=path,
+                    rules_path=rules_path, hub_endpoint=hub, hosted_settings=hosted, notes=list(config.warnings))
+
+
+def apply_rules(svc: Services, rules: RoutingRules) -> None:
+    """Use new routing rules at once, keeping running tasks, keys in memory and cooldown state."""
+    if svc.manager is not None:
+        svc.manager.rules = rules
+    elif svc.router is not None:
+        svc.manager = Manager(svc.router, rules, max_tasks_total=svc.hosted_settings.max_tasks_total
+                              if svc.hosted else None)
+    svc.rules_error = None

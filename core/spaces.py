@@ -56,6 +56,10 @@ class SpaceActionRecorder(Protocol):
                             detail: str) -> Any: ...
 
 
+# Space actions that also go to the hosted-mode audit log.
+_AUDITED = {"create": "space_created", "duplicate": "space_created", "delete": "space_deleted"}
+
+
 @dataclass(frozen=True)
 class SpaceState:
     """The runtime of a Space at one moment."""
@@ -392,6 +396,9 @@ class SpaceManager:
             self.store.record_space_action(session=session_hash(self.session),
                                            space_id=redact_secrets(space_id, hidden), action=action,
                                            outcome=outcome, detail=text[:MAX_DETAIL])
+            if outcome == "ok" and action in _AUDITED and hasattr(self.store, "record_audit"):
+                self.store.record_audit(_AUDITED[action], session=session_hash(self.session),
+                                        detail=redact_secrets(space_id, hidden))
         except Exception as exc:  # the audit row must not undo an action that already happened
             logger.warning("could not record space action %s: %s", action, type(exc).__name__)
 

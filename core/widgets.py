@@ -12,7 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from core.keys import mask
+from core.hosted import visitor_identity
+from core.keys import mask, session_hash
 from core.services import Services, build_services
 
 PROVIDER_LABELS = {"huggingface": "Hugging Face", "openrouter": "OpenRouter", "demo": "Demo (offline)"}
@@ -41,6 +42,28 @@ def init_session() -> dict[str, Any]:
     ss.setdefault("messages", [])          # chat history with routing facts
     ss.setdefault("task_ids", [])          # background tasks started in this session
     return ss
+
+
+def identity(svc: Services) -> str:
+    """Who this session is for routing and budgets. Hosted: the visitor (stable across reloads, hashed
+    before storage); locally: this browser session."""
+    ss = init_session()
+    if not svc.hosted:
+        return ss["session_id"]
+    headers = st.context.headers or {}
+    forwarded = (headers.get("x-forwarded-for") or "").split(",")[0].strip()
+    return visitor_identity(forwarded or st.context.ip_address, headers.get("user-agent"), ss["session_id"])
+
+
+def set_key(svc: Services, provider: str, key: str | None) -> None:
+    """Set or clear one key for this session; the audit log records that it happened, never the key."""
+    ss = init_session()
+    keys = {k: v for k, v in ss["keys"].items() if k != provider}
+    if key:
+        keys[provider] = key
+    ss["keys"] = keys
+    svc.store.record_audit("key_set" if key else "key_cleared", session=session_hash(identity(svc)),
+                           detail=f"provider {provider}")
 
 
 def session_keys() -> dict[str, str]:
@@ -94,7 +117,8 @@ def sidebar(svc: Services) -> None:
         if ss["keys"]:
             if st.button("Clear my keys", key="clear_keys", help="Forget every key this session holds",
                          width="stretch"):
-                ss["keys"] = {}
+                for provider in list(ss["keys"]):
+                    set_key(svc, provider, None)
                 st.toast("Your keys were cleared from this session.")
                 st.rerun()
         else:

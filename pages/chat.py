@@ -4,11 +4,13 @@ import streamlit as st
 
 from core.chat_view import compare_targets, facts_line, interruption_notes, reply_facts, run_compare
 from core.errors import SpacesOSError
-from core.widgets import demo_banner, require_services, session_keys
+from core.widgets import demo_banner, identity, require_services, session_keys
 
 svc = require_services()
 ss = st.session_state
 keys = session_keys()
+who = identity(svc)
+max_chars = svc.hosted_settings.max_message_chars if svc.hosted else 200_000
 manager = svc.manager
 st.title("💬 Chat")
 demo_banner(svc)
@@ -48,6 +50,10 @@ for message in ss.messages:
                 st.caption(note)
 
 prompt = st.chat_input("Ask anything: quick questions are answered now, long tasks run in the background")
+if prompt and len(prompt) > max_chars:
+    st.error(f"That message is {len(prompt):,} characters; the limit here is {max_chars:,}. "
+             "Shorten it or attach less text.")
+    prompt = None
 if prompt:
     history = [{"role": m["role"], "content": m["content"]} for m in ss.messages if not m.get("compare")][-12:]
     ss.messages.append({"role": "user", "content": prompt})
@@ -59,7 +65,7 @@ if prompt:
                 st.warning("Pick at least two models to compare.")
             else:
                 with st.spinner("Asking each model…"):
-                    items = run_compare(svc.router, prompt, targets, keys, ss.session_id, history)
+                    items = run_compare(svc.router, prompt, targets, keys, who, history)
                 cols = st.columns(len(items))
                 for col, item in zip(cols, items, strict=True):
                     col.markdown(f"**{item['target']}**")
@@ -70,7 +76,7 @@ if prompt:
         else:
             provider = None if chosen_provider.startswith("auto") else chosen_provider
             try:
-                task, chunks = manager.submit_streaming(prompt, ss.session_id, keys, history=history,
+                task, chunks = manager.submit_streaming(prompt, who, keys, history=history,
                                                         provider=provider, model=chosen_model or None)
                 if task.label == "COMPLEX":
                     ss.task_ids.append(task.id)

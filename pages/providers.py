@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.keys import mask
 from core.provider_view import check_health, key_problem, model_catalogue
-from core.widgets import demo_banner, require_services
+from core.widgets import demo_banner, require_services, set_key
 
 svc = require_services()
 ss = st.session_state
@@ -21,7 +21,7 @@ def save_key(name: str) -> None:
     """Copy the password widget into the session's key ring, then empty the widget."""
     value = (ss.get(f"key_input_{name}") or "").strip()
     if value:
-        ss["keys"] = {**ss["keys"], name: value}
+        set_key(svc, name, value)
     ss[f"key_input_{name}"] = ""
 
 
@@ -38,13 +38,13 @@ for p in [p for p in svc.config.providers if p.kind != "demo"]:
         if mine and (problem := key_problem(svc.router, p.name, mine)):
             st.warning(problem)
         if mine and st.button("Forget my key", key=f"forget_{p.name}"):
-            ss["keys"] = {k: v for k, v in ss["keys"].items() if k != p.name}
+            set_key(svc, p.name, None)
             st.rerun()
 
         current = ss["overrides"].get(p.name, {})
         c1, c2, c3, c4 = st.columns(4)
         enabled = c1.toggle("Use this provider", value=current.get("enabled", True), key=f"enabled_{p.name}")
-        priority = current["priority"] if "priority" in current else p.priority
+        priority = current.get("priority", p.priority)
         rank = c2.number_input("Priority (1 = first, 0 = none)", min_value=0, max_value=99,
                                value=0 if priority is None else int(priority) + 1, key=f"priority_{p.name}")
         fallback = c3.toggle("May serve as fallback", value=current.get("fallback", p.fallback),

@@ -56,7 +56,7 @@ def free_port() -> int:
 def streamlit_server(env: dict[str, str]) -> Iterator[str]:
     """`streamlit run Home.py` on a free 127.0.0.1 port, in its own process group; yields the base URL."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",

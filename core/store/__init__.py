@@ -208,6 +208,32 @@ class Store(MetricsQueries):
             out[provider] = row[0]
         return out
 
+    def shared_spend(self, session: str, *, minute_since: float, day_since: float) -> dict[str, Any]:
+        """A visitor's use of the shared keys: requests in the last minute, tokens and USD in the last day."""
+        conn = self.db().conn
+        minute = conn.execute("SELECT count(DISTINCT request_id) FROM usage WHERE session = ? AND ts >= ? "
+                              "AND key_source = 'shared'", (session, minute_since)).fetchone()[0]
+        tokens, usd = conn.execute("SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0), "
+                                   "coalesce(sum(cost_usd), 0) FROM usage WHERE session = ? AND ts >= ? "
+                                   "AND key_source = 'shared'", (session, day_since)).fetchone()
+        return {"requests_last_minute": minute, "tokens_today": tokens, "usd_today": usd}
+
+    # ------------------------------------------------------------ audit log
+
+    def record_audit(self, kind: str, *, session: str | None = None, detail: str | None = None) -> None:
+        """Key set or cleared (never the key), Space created or deleted, budget exceeded."""
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO audit (ts, session, kind, detail) VALUES (?, ?, ?, ?)",
+                       (time.time(), session, kind, detail))
+
+    def audit(self, *, kinds: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM audit", []
+        if kinds:
+            kinds = list(kinds)
+            sql += f" WHERE kind IN ({', '.join('?' for _ in kinds)})"
+            params += kinds
+        return list(self.db().query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+
     def usage_count(self) -> int:
         return self.db().conn.execute("SELECT count(*) FROM usage").fetchone()[0]
 
