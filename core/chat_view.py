@@ -6,6 +6,7 @@ without Streamlit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -101,3 +102,36 @@ def run_compare(router: Router, prompt: str, targets: list[str], keys: Mapping[s
 
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
         return list(pool.map(one, targets))
+
+
+# ------------------------------------------------------------------ agent tools in chat
+
+_TOOL_HINT = re.compile(
+    r"\b(find|search|look\s+up|list|show|which|recommend)\b[^.?!]*\b(models?|spaces?|datasets?|papers?|docs?|"
+    r"documentation)\b|\bstatus\s+of\b|\b(restart|pause|delete|logs?\s+of)\b[^.?!]*\bspaces?\b|"
+    r"\b[\w.-]+/[\w.-]+\b[^.?!]*\b(status|logs?|running|stage)\b", re.I)
+
+
+def wants_tools(prompt: str) -> bool:
+    """Does this request look like Hub work (find a model, status of a Space…) rather than a chat?"""
+    return bool(_TOOL_HINT.search(prompt or ""))
+
+
+def step_view(step: Any) -> dict[str, Any]:
+    """A tool step as the conversation keeps it (plain data, so it survives reruns)."""
+    return {"title": step.title, "outcome": step.outcome, "arguments": step.arguments, "result": step.result,
+            "duration_ms": round(step.duration_ms, 1)}
+
+
+def agent_facts(result: Any) -> str:
+    """The routing facts line for an agent answer: its last model call, and the tool calls made."""
+    last = result.last
+    facts: dict[str, Any] = {"label": "TOOLS", "confidence": 1.0}
+    if last is not None:
+        facts.update(provider=last.provider, model=last.model, key_source=last.key_source,
+                     latency_ms=last.latency_ms, ttft_ms=last.ttft_ms, tokens_out=last.usage.tokens_out,
+                     cost_usd=last.usage.cost_usd,
+                     fallbacks=[f"{a.provider} {a.outcome}" for a in last.attempts if a.outcome != "ok"])
+    line = facts_line(facts)
+    tools = len(result.steps)
+    return f"{line} · {tools} tool call{'s' if tools != 1 else ''}" if tools else line

@@ -2,8 +2,20 @@
 
 import streamlit as st
 
-from core.chat_view import compare_targets, facts_line, interruption_notes, reply_facts, run_compare
+from core.agent_loop import AgentLoop
+from core.chat_view import (
+    agent_facts,
+    compare_targets,
+    facts_line,
+    interruption_notes,
+    reply_facts,
+    run_compare,
+    step_view,
+    wants_tools,
+)
 from core.errors import SpacesOSError
+from core.spaces_view import choose_hub_token, session_clients
+from core.tools import build_hub_tools
 from core.widgets import demo_banner, identity, require_services, session_keys
 
 svc = require_services()
@@ -27,6 +39,9 @@ with st.expander("Routing options", expanded=False):
     chosen_model = c2.text_input("Model", key="chat_model", placeholder="tier default",
                                  help="Override the model, e.g. openai/gpt-4o-mini or org/model:cheapest")
     compare = c3.toggle("Compare mode", key="chat_compare", help="Send one prompt to 2–3 models side by side")
+    use_tools = c3.toggle("Hub tools", value=True, key="chat_tools",
+                          help="Let the agent search the Hub and manage Spaces when a request asks for it. "
+                               "Changes to a Space always ask you first.")
     targets = []
     if compare:
         options = compare_targets(svc.router, keys)
@@ -43,11 +58,37 @@ for message in ss.messages:
                 if item.get("facts"):
                     col.caption(item["facts"])
         else:
+            for step in message.get("steps", []):
+                with st.expander(f"🔧 {step['title']}", expanded=False):
+                    st.caption(f"{step['duration_ms']:.0f} ms")
+                    st.json({"arguments": step["arguments"], "result": step["result"]}, expanded=False)
             st.markdown(message["content"])
             if message.get("facts"):
                 st.caption(message["facts"])
             for note in message.get("notes", []):
                 st.caption(note)
+
+
+def agent_loop() -> AgentLoop:
+    """The tool-using loop with this session's Hub clients (its own HF token, else the shared one)."""
+    token = choose_hub_token(svc.config.providers, keys)
+    hub, spaces = session_clients(ss, endpoint=svc.hub_endpoint, token=token, router_url=None, store=svc.store,
+                                  session=who)
+    return AgentLoop(svc.router, build_hub_tools(hub, spaces), svc.store)
+
+
+def show_agent_result(result) -> None:
+    """Render an agent answer, keep it in the conversation, and park a confirmation if one is needed."""
+    steps = [step_view(s) for s in result.steps]
+    for step in steps:
+        with st.expander(f"🔧 {step['title']}", expanded=False):
+            st.json({"arguments": step["arguments"], "result": step["result"]}, expanded=False)
+    if result.text:
+        st.markdown(result.text)
+    facts = agent_facts(result)
+    st.caption(facts)
+    ss.messages.append({"role": "assistant", "content": result.text or "", "steps": steps, "facts": facts})
+    ss.pending_tool = result.pending
 
 prompt = st.chat_input("Ask anything: quick questions are answered now, long tasks run in the background")
 if prompt and len(prompt) > max_chars:
@@ -76,6 +117,12 @@ if prompt:
         else:
             provider = None if chosen_provider.startswith("auto") else chosen_provider
             try:
+                if use_tools and wants_tools(prompt):
+                    with st.spinner("Working with Hub tools…"):
+                        result = agent_loop().run(history + [{"role": "user", "content": prompt}], keys=keys,
+                                                  session=who, provider=provider, model=chosen_model or None)
+                    show_agent_result(result)
+                    st.rerun()       # draw it from the history, with the confirmation box if one is pending
                 task, chunks = manager.submit_streaming(prompt, who, keys, history=history,
                                                         provider=provider, model=chosen_model or None)
                 if task.label == "COMPLEX":
@@ -101,6 +148,29 @@ if prompt:
             except SpacesOSError as e:
                 st.error(str(e))
                 ss.messages.append({"role": "assistant", "content": f"⚠️ {e}"})
+
+
+pending = ss.get("pending_tool")
+if pending is not None and pending.resolved is None:
+    with st.container(border=True):
+        st.warning(f"**The agent wants to change something.** {pending.summary}", icon="✋")
+        st.json(pending.shown_arguments, expanded=True)
+        approve, decline, _ = st.columns([1, 1, 4])
+        choice = None
+        if approve.button("Approve", key="tool_approve", type="primary"):
+            choice = True
+        if decline.button("Decline", key="tool_decline"):
+            choice = False
+        if choice is not None:
+            try:
+                with st.spinner("Running it…" if choice else "Telling the agent…"):
+                    result = agent_loop().continue_after_confirmation(pending, choice, keys=keys)
+            except (SpacesOSError, ValueError) as e:
+                st.error(str(e))
+            else:
+                with st.chat_message("assistant"):
+                    show_agent_result(result)
+                st.rerun()
 
 
 @st.fragment(run_every=1.0)
