@@ -12,6 +12,8 @@ import re
 import time
 from collections.abc import Iterator
 
+from core.demo_builds import build_agent_answer
+from core.demo_tools import demo_tool_turn
 from core.providers.base import ChatRequest, Completion, Health, ModelInfo, Provider
 
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([+\-*/x×])\s*(-?\d+(?:\.\d+)?)")
@@ -99,6 +101,8 @@ def _outage(prompt: str) -> str:
 def demo_answer(messages: list[dict]) -> str:
     """The full, deterministic answer the demo model gives to this conversation."""
     prompt = _last_user_text(messages).strip()
+    if (built := build_agent_answer(messages)) is not None:   # the build agent's prompts: tested templates
+        return built
     if not prompt:
         return "I'm the Spaces OS demo model. Ask me something!\n"
     if (value := _arithmetic(prompt)) is not None:
@@ -148,14 +152,26 @@ class DemoProvider(Provider):
                           tokens_in=int(prompt_words * 1.3) + 4, tokens_out=int(len(text.split()) * 1.3),
                           cost_usd=0.0, finish_reason="stop")
 
+    def _tool_turn(self, request: ChatRequest) -> Completion | None:
+        """With `tools` offered, a recognisable request gets a tool call, and tool results an answer."""
+        turn = demo_tool_turn(request.messages, request.extra["tools"]) if request.extra.get("tools") else None
+        if turn is None:
+            return None
+        completion = self._completion(request, turn.text)
+        completion.tool_calls, completion.finish_reason = turn.tool_calls, "tool_calls" if turn.tool_calls else "stop"
+        return completion
+
     def chat(self, request: ChatRequest, key: str | None, timeout: float) -> Completion:
+        if (turn := self._tool_turn(request)) is not None:
+            return turn
         _, text = self._answer(request)
         if request.max_tokens is not None:
             text = "".join(_chunks(text)[: max(1, request.max_tokens)])
         return self._completion(request, text)
 
     def stream(self, request: ChatRequest, key: str | None, timeout: float) -> Iterator[str | Completion]:
-        _, text = self._answer(request)
+        turn = self._tool_turn(request)
+        text = turn.text if turn is not None else self._answer(request)[1]
         pieces = _chunks(text)
         if request.max_tokens is not None:
             pieces = pieces[: max(1, request.max_tokens)]
@@ -163,7 +179,7 @@ class DemoProvider(Provider):
             if self.pace:
                 time.sleep(self.pace)
             yield piece
-        yield self._completion(request, "".join(pieces))
+        yield turn or self._completion(request, "".join(pieces))
 
     def list_models(self, key: str | None, timeout: float = 10.0) -> list[ModelInfo]:
         return [ModelInfo(m, 0.0, 0.0, 8192, note="offline demo") for m in self.config.models]

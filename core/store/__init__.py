@@ -30,6 +30,7 @@ from sqlite_utils import Database
 
 from core.store.metrics import MetricsQueries
 from core.store.schema import MIGRATIONS
+from core.store.workflows import WorkflowQueries
 
 DEFAULT_DB = "data/spaces_os.db"
 USAGE_COLUMNS = (
@@ -91,7 +92,7 @@ class _UsageWriter(threading.Thread):
                     self.queue.task_done()
 
 
-class Store(MetricsQueries):
+class Store(MetricsQueries, WorkflowQueries):
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = str(path or default_db_path())
         if self.path != ":memory:":

@@ -128,4 +128,45 @@ def _v3(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection) -> None:
+    """Workflow runs and their steps (core/workflow.py; the build agent is the first workflow)."""
+    _run(conn,
+        """
+        CREATE TABLE workflow_runs (
+            id TEXT PRIMARY KEY,
+            workflow TEXT NOT NULL,           -- e.g. build_space
+            session TEXT,                     -- hash
+            status TEXT NOT NULL,             -- pending | running | done | failed | stopped | rolled_back
+            inputs TEXT NOT NULL,             -- JSON, never a key
+            outputs TEXT,                     -- JSON: the final report
+            current_step TEXT,
+            error TEXT,                       -- redacted
+            created_at REAL NOT NULL,
+            started_at REAL,
+            updated_at REAL NOT NULL,
+            finished_at REAL
+        );
+        CREATE INDEX idx_workflow_runs_session_created ON workflow_runs (session, created_at);
+
+        CREATE TABLE workflow_steps (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,             -- running | done | failed | skipped | stopped
+            attempts INTEGER NOT NULL DEFAULT 0,
+            inputs TEXT,                      -- JSON: which earlier outputs it read, and their digest
+            outputs TEXT,                     -- JSON, while running the last checkpoint
+            notes TEXT,                       -- JSON list of progress lines
+            error TEXT,                       -- redacted
+            started_at REAL,
+            finished_at REAL,
+            duration_ms REAL,
+            UNIQUE (run_id, name)
+        );
+        CREATE INDEX idx_usage_task_id ON usage (task_id) WHERE task_id IS NOT NULL
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
