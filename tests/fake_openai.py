@@ -103,6 +103,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True      # else each keep-alive request waits ~40 ms for a delayed ACK
 
             def log_message(self, *args: Any) -> None:
                 pass

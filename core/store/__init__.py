@@ -42,6 +42,8 @@ TASK_COLUMNS = (
     "session", "prompt", "label", "confidence", "reasons", "provider", "model", "status", "checkpoint",
     "result", "error",
 )
+_STREAMED = USAGE_COLUMNS.index("streamed")
+USAGE_LINGER = 0.1     # seconds the writer gathers rows before a transaction
 _INSERT_USAGE = (f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
                  f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})")
 
@@ -60,11 +62,13 @@ def default_db_path(env: dict[str, str] | None = None, volume: str = "/data") ->
 class _UsageWriter(threading.Thread):
     """Drains queued usage rows in batches; a row is visible to readers well within 1 s."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, linger: float = USAGE_LINGER):
         super().__init__(name="usage-writer", daemon=True)
         self._store = weakref.proxy(store)
         self.queue: queue.Queue = queue.Queue()
         self.errors: list[str] = []
+        self.linger = linger
+        self.wake = threading.Event()    # flush()/close(): write now instead of lingering
 
     def run(self) -> None:
         while True:
@@ -72,6 +76,11 @@ class _UsageWriter(threading.Thread):
             if item is None:
                 self.queue.task_done()
                 return
+            if self.linger and self.queue.qsize() < 500:
+                # One request adds one row: gather rows for a moment so a transaction holds many and
+                # put() does not wake this thread (and take the GIL from the request path) per row.
+                self.wake.wait(self.linger)
+            self.wake.clear()
             batch = [item]
             while len(batch) < 500:
                 try:
@@ -171,6 +180,7 @@ class Store(MetricsQueries, WorkflowQueries):
     def flush(self) -> None:
         """Block until every queued usage row is written."""
         if self._writer is not None and self._writer.is_alive():
+            self._writer.wake.set()
             self._writer.queue.join()
 
     @property
@@ -182,6 +192,7 @@ class Store(MetricsQueries, WorkflowQueries):
         writer = self._writer
         if writer is not None and writer.is_alive():
             writer.queue.put(None)
+            writer.wake.set()
             writer.join(timeout=10)
         self._writer = None
 
@@ -340,9 +351,9 @@ class Store(MetricsQueries, WorkflowQueries):
 
 
 def _usage_tuple(row: dict[str, Any]) -> tuple:
-    values = dict(row)
-    values["streamed"] = int(bool(values.get("streamed")))
-    return tuple(values.get(c) for c in USAGE_COLUMNS)
+    values = list(map(row.get, USAGE_COLUMNS))
+    values[_STREAMED] = int(bool(values[_STREAMED]))
+    return tuple(values)
 
 
 def _json_field(key: str, value: Any) -> Any:
