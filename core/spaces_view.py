@@ -95,7 +95,7 @@ def huggingface_provider(providers: Iterable[Any]) -> Any | None:
     return next((p for p in providers if getattr(p, "kind", None) == "huggingface"), None)
 
 
-def choose_hub_token(providers: Iterable[Any], session_keys: Mapping[str, str]) -> HubToken:
+def choose_hub_token(providers: Iterable[Any], session_keys: Mapping[str, str], *, hosted: bool = False) -> HubToken:
     """The session's key for the huggingface provider, else that provider's shared `api_key`, else none.
 
     >>> class P: name, kind, api_key = "hf", "huggingface", "hf_shared0000"
@@ -108,6 +108,8 @@ def choose_hub_token(providers: Iterable[Any], session_keys: Mapping[str, str]) 
     mine = (session_keys.get(provider.name) or "").strip()
     if mine:
         return HubToken(mine, "session")
+    if hosted:   # on a public console the owner's token never acts on the Hub for a visitor
+        return HubToken(None, "none")
     shared = (getattr(provider, "api_key", None) or "").strip()
     return HubToken(shared, "shared") if shared else HubToken(None, "none")
 

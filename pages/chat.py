@@ -71,7 +71,7 @@ for message in ss.messages:
 
 def agent_loop() -> AgentLoop:
     """The tool-using loop with this session's Hub clients (its own HF token, else the shared one)."""
-    token = choose_hub_token(svc.config.providers, keys)
+    token = choose_hub_token(svc.config.providers, keys, hosted=svc.hosted)
     hub, spaces = session_clients(ss, endpoint=svc.hub_endpoint, token=token, router_url=None, store=svc.store,
                                   session=who)
     return AgentLoop(svc.router, build_hub_tools(hub, spaces), svc.store)

@@ -99,7 +99,7 @@ ROUTER_URL = os.environ.get("SPACES_OS_HF_ROUTER_URL") or None
 
 svc = require_services()
 ss = st.session_state
-token = choose_hub_token(svc.config.providers, session_keys())
+token = choose_hub_token(svc.config.providers, session_keys(), hosted=svc.hosted)
 hub, spaces = session_clients(ss, endpoint=svc.hub_endpoint, token=token, router_url=ROUTER_URL, store=svc.store,
                               session=ss.session_id)
 # Widget values the previous run asked to clear; assigning (not popping) also clears the browser's copy.

@@ -134,3 +134,18 @@ def test_oversized_message_is_refused_with_the_limit(hosted_app):
     assert not at.exception
     assert any("the limit here is 20,000" in e.value for e in at.error)
     assert at.session_state["messages"] == []
+
+
+def test_hosted_spaces_page_never_acts_with_the_owners_token(hosted_app, monkeypatch):
+    from tests.fake_hub import FakeHub
+    owner = "hf_ownersharedtoken00000000000001"
+    with FakeHub() as hub:
+        hub.add_token(owner, user="owner", role="write")
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_TOKEN", owner)
+        st.cache_resource.clear()
+        at = AppTest.from_file(APP, default_timeout=30).run()
+        at.switch_page("pages/spaces.py").run()
+        assert not at.exception
+        assert "no token: search only" in "\n".join(m.value for m in at.markdown)
+        assert all(owner not in (r.headers.get("authorization") or "") for r in hub.requests)
