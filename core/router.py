@@ -94,6 +94,7 @@ class Candidate:
     always_use_this_key: bool = False
     ready_at: float = 0.0
     retries: int = 0
+    deferred: bool = False          # already waited once for a shared-key hold
 
     @property
     def name(self) -> str:
@@ -322,11 +323,13 @@ class _Run:
                                       overrides=overrides, endpoints=endpoints, use_shared=use_shared,
                                       shared_blocked_reason=budget_reason)
         self._recorded = 0
+        # Every key this request may use, kept for redaction even after its candidate was tried.
+        self.secrets = list(dict.fromkeys([c.key for c in self.candidates if c.key] + list(self.keys.values())))
 
     # -------------------------------------------------------------- bookkeeping
 
     def _secrets(self) -> list[str]:
-        return [c.key for c in self.candidates if c.key]
+        return self.secrets
 
     def record(self, attempt: Attempt) -> None:
         attempt.attempt = len(self.attempts) + 1
@@ -375,6 +378,12 @@ class _Run:
                 continue
             if cand.key_source == "shared" and (held := router.breakers.shared_held(cand.circuit)) > 0:
                 router.breakers.release_probe(cand.circuit)
+                if not cand.deferred and held <= router.settings.retry_after_cap and now + held < self.deadline:
+                    # A short hold: try the others first, then come back when it ends.
+                    cand.deferred, cand.ready_at = True, now + held
+                    self.candidates.append(cand)
+                    self.candidates.sort(key=lambda c: c.ready_at)
+                    continue
                 self.record(Attempt(cand.name, cand.model, cand.key_source, "cooldown_skip",
                                     error=f"shared key rate limited for {held:.0f} s more"))
                 continue

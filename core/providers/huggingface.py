@@ -102,6 +102,8 @@ class HuggingFaceProvider(Provider):
                 raise
             except Exception as e:
                 raise self._normalise(e, key, streaming=True) from None
+        if final.finish_reason is None:    # no finish_reason: cut short, empty, or not a stream at all
+            raise ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: the stream ended before it was complete")
         final.text = "".join(parts)
         yield final
 

@@ -100,7 +100,10 @@ class OpenAICompatibleProvider(Provider):
     def _raise_for_status(self, response: httpx.Response, key: str | None) -> None:
         if response.status_code < 400 and response.status_code not in (301, 302, 303, 307, 308):
             return
-        text = response.text if not response.is_stream_consumed else ""
+        try:
+            text = response.text
+        except httpx.ResponseNotRead:
+            text = ""
         try:
             body = json.loads(text) if text else None
         except ValueError:
