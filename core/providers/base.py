@@ -26,6 +26,21 @@ class ChatRequest:
     extra: dict[str, Any] = field(default_factory=dict)   # tools, response_format, OpenRouter routing…
 
 
+# OpenAI-style generation options passed through to any provider that speaks the chat-completions API.
+PASSTHROUGH_OPTIONS = ("tools", "tool_choice", "response_format", "stop", "seed", "top_p")
+
+
+def generation_options(request: ChatRequest) -> dict[str, Any]:
+    """model, max_tokens, temperature and the pass-through options of a request, as chat-completion fields."""
+    options: dict[str, Any] = {"model": request.model}
+    if request.max_tokens is not None:
+        options["max_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    options.update({name: request.extra[name] for name in PASSTHROUGH_OPTIONS if name in request.extra})
+    return options
+
+
 @dataclass
 class Completion:
     text: str

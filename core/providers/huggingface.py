@@ -14,7 +14,7 @@ from typing import Any
 from core.config import HF_ROUTER_BASE
 from core.errors import ErrorKind, ProviderError
 from core.keys import redact
-from core.providers.base import ChatRequest, Completion, ModelInfo, Provider, http_error
+from core.providers.base import ChatRequest, Completion, ModelInfo, Provider, generation_options, http_error
 
 
 class HuggingFaceProvider(Provider):
@@ -36,15 +36,7 @@ class HuggingFaceProvider(Provider):
         return InferenceClient(provider=provider, api_key=key, timeout=timeout, bill_to=bill_to)
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
-        args: dict[str, Any] = {"model": request.model}
-        if request.max_tokens is not None:
-            args["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            args["temperature"] = request.temperature
-        for name in ("tools", "tool_choice", "response_format", "stop", "seed", "top_p"):
-            if name in request.extra:
-                args[name] = request.extra[name]
-        return args
+        return generation_options(request)
 
     def _check_key(self, key: str | None) -> str:
         if not key:

@@ -26,6 +26,7 @@ from core.providers.base import (
     ModelInfo,
     Provider,
     completion_from_body,
+    generation_options,
     http_error,
 )
 
@@ -52,14 +53,7 @@ class OpenAICompatibleProvider(Provider):
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": request.model, "messages": request.messages, "stream": stream}
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        for name in ("tools", "tool_choice", "response_format", "stop", "seed", "top_p"):
-            if name in request.extra:
-                body[name] = request.extra[name]
+        body: dict[str, Any] = {**generation_options(request), "messages": request.messages, "stream": stream}
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
