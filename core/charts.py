@@ -103,14 +103,17 @@ def latency_percentiles_chart(rows: Sequence[Row]) -> go.Figure:
 
 
 def _percentile_lines(rows: Sequence[Row], keys: tuple[str, str], title: str, y_title: str,
-                      colors: Mapping[str, str] | None) -> go.Figure:
-    """p50 solid and p95 dashed per provider over time; a missing bucket leaves a gap."""
+                      colors: Mapping[str, str] | None, window: tuple[float, float] | None = None) -> go.Figure:
+    """p50 solid and p95 dashed per provider over time, each point at its bucket's middle; a missing bucket
+    leaves a gap. The x axis spans `window` (since, until) when given, else the buckets shown."""
     rows = [r for r in rows if r.get(keys[0]) is not None or r.get(keys[1]) is not None]
     if not rows:
         return empty_figure(title)
     colors = _colors(rows, colors)
     starts = sorted({r["start"] for r in rows})
-    x = [_when(s) for s in starts]
+    ends = {r["start"]: r.get("end", r["start"]) for r in rows}
+    x = [_when((s + ends[s]) / 2) for s in starts]
+    low, high = window or (starts[0], max(ends.values()))
     by_provider: dict[str, dict[float, Row]] = {}
     for r in rows:
         by_provider.setdefault(r["provider"], {})[r["start"]] = r
@@ -125,21 +128,24 @@ def _percentile_lines(rows: Sequence[Row], keys: tuple[str, str], title: str, y_
                 marker={"size": 4}, customdata=[[cells[s]["n"] if s in cells else None] for s in starts],
                 hovertemplate=f"{provider} {label}: %{{y:,.0f}} ms<br>%{{customdata[0]:,}} answered<extra></extra>")
     fig.update_layout(hovermode="x unified")
-    fig.update_xaxes(title_text="time (UTC)")
+    fig.update_xaxes(title_text="time (UTC)", range=[_when(low), _when(high)])
     fig.update_yaxes(title_text=y_title, rangemode="tozero")
     return fig
 
 
-def latency_over_time_chart(rows: Sequence[Row], colors: Mapping[str, str] | None = None) -> go.Figure:
+def latency_over_time_chart(rows: Sequence[Row], colors: Mapping[str, str] | None = None,
+                            window: tuple[float, float] | None = None) -> go.Figure:
     """Latency p50 (solid) and p95 (dashed) per provider over time, from `latency_over_time` rows."""
     return _percentile_lines(rows, ("p50_ms", "p95_ms"), "Latency over time: p50 solid, p95 dashed (ms)",
-                             "latency (ms)", colors)
+                             "latency (ms)", colors, window)
 
 
-def ttft_chart(rows: Sequence[Row], colors: Mapping[str, str] | None = None) -> go.Figure:
+def ttft_chart(rows: Sequence[Row], colors: Mapping[str, str] | None = None,
+               window: tuple[float, float] | None = None) -> go.Figure:
     """Time to first token p50 (solid) and p95 (dashed) per provider over time, from `latency_over_time` rows."""
     return _percentile_lines(rows, ("ttft_p50_ms", "ttft_p95_ms"),
-                             "Time to first token: p50 solid, p95 dashed (ms)", "time to first token (ms)", colors)
+                             "Time to first token: p50 solid, p95 dashed (ms)", "time to first token (ms)", colors,
+                             window)
 
 
 # ---------------------------------------------------------------------- requests, tokens, cost

@@ -37,8 +37,8 @@ latency, over_time = report["latency_by_provider_model"], report["latency_over_t
 colors = charts.provider_colors(sorted({r["provider"] for r in latency} | {r["provider"] for r in over_time}))
 figures = [
     ("chart_latency", charts.latency_percentiles_chart(latency)),
-    ("chart_latency_time", charts.latency_over_time_chart(over_time, colors=colors)),
-    ("chart_ttft", charts.ttft_chart(over_time, colors=colors)),
+    ("chart_latency_time", charts.latency_over_time_chart(over_time, colors=colors, window=(since, until))),
+    ("chart_ttft", charts.ttft_chart(over_time, colors=colors, window=(since, until))),
     ("chart_sunburst", charts.sunburst_chart(report["requests_by_label_provider_model"], colors=colors)),
     ("chart_tokens", charts.tokens_cost_chart(report["tokens_cost_over_time"])),
     ("chart_errors", charts.error_rates_chart(report["error_fallback_rates"])),

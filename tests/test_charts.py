@@ -71,7 +71,12 @@ def test_latency_over_time_has_solid_p50_and_dashed_p95_per_provider_with_gaps()
     assert [(t.type, t.name, t.line.dash) for t in fig.data] == [
         ("scatter", "hf p50", "solid"), ("scatter", "hf p95", "dash"),
         ("scatter", "or p50", "solid"), ("scatter", "or p95", "dash")]
-    assert list(fig.data[0].x) == [datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 60, UTC)]
+    # Points sit at their bucket's middle; the axis spans the buckets (or the page's window when given).
+    assert list(fig.data[0].x) == [datetime.fromtimestamp(T0 + 30, UTC), datetime.fromtimestamp(T0 + 90, UTC)]
+    assert list(fig.layout.xaxis.range) == [datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 120, UTC)]
+    windowed = charts.latency_over_time_chart(over_time_rows(), colors, window=(T0 - 600, T0 + 600))
+    assert list(windowed.layout.xaxis.range) == [datetime.fromtimestamp(T0 - 600, UTC),
+                                                 datetime.fromtimestamp(T0 + 600, UTC)]
     assert list(fig.data[0].y) == [100.0, 110.0] and list(fig.data[1].y) == [200.0, 210.0]
     assert list(fig.data[2].y) == [None, 50.0]          # no bucket for "or" at T0: a gap, not a zero
     assert fig.data[0].line.color == fig.data[1].line.color == "#111111"
