@@ -133,6 +133,7 @@ class Router:
         self._lock = threading.Lock()
         self._endpoint_providers: dict[tuple, Provider] = {}     # visitors' own endpoints (no keys inside)
         self._budget_audited: dict[str, float] = {}
+        self._plain_plans: dict[str | None, list[tuple]] = {}
 
     @classmethod
     def from_config(cls, source: Any = None, db: str | Store | None = None, *,
@@ -188,6 +189,11 @@ class Router:
         `endpoints` are the session's own OpenAI-compatible endpoints; `use_shared=False` leaves out
         every shared (server) key, e.g. when the session's budget on them is spent."""
         keys = {k: v for k, v in (keys or {}).items() if v}
+        plain = not (keys or overrides or endpoints or provider or prefer) and use_shared and \
+            (model is None or isinstance(model, str))
+        if plain and (cached := self._plain_plans.get(model)) is not None:
+            # The common request (no session keys or settings) always plans the same: reuse it.
+            return [Candidate(*c) for c in cached]
         disabled = {n for n, o in (overrides or {}).items() if o.get("enabled") is False}
         pool: dict[str, Provider] = dict(self.providers)
         for cfg in endpoints or []:
@@ -207,7 +213,10 @@ class Router:
                 raise AllProvidersFailed([], reason=f"Your share of the owner's keys is used up for now{limit}: "
                                                     "add your own key on the Providers page to keep going.")
             demo = next(c for c in configs + [self.providers["demo"].config] if c.kind == "demo")
-            return [Candidate(self.providers[demo.name], self._model_for(demo, model, True), None, "demo")]
+            candidates = [Candidate(self.providers[demo.name], self._model_for(demo, model, True), None, "demo")]
+            if plain:
+                self._plain_plans[model] = [(c.provider, c.model, c.key, c.key_source, False) for c in candidates]
+            return candidates
         if provider is not None and provider not in {c.name for c in usable}:
             raise AllProvidersFailed([], reason=f"`{provider}` has no key: add yours on the Providers page.")
 
@@ -230,6 +239,9 @@ class Router:
                 candidates.append(Candidate(pool[cfg.name], chosen_model, cfg.api_key, "shared"))
             elif cfg.keyless and not session_key:
                 candidates.append(Candidate(pool[cfg.name], chosen_model, None, "shared"))
+        if plain and len(self._plain_plans) < 256:
+            self._plain_plans[model] = [(c.provider, c.model, c.key, c.key_source, c.always_use_this_key)
+                                        for c in candidates]
         return candidates
 
     @staticmethod

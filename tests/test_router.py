@@ -398,3 +398,15 @@ def test_provider_without_any_key_is_not_used(fake, db_path):
     assert router.is_demo()
     assert router.chat(MSG).provider == "demo"
     assert router.chat(MSG, keys={"alpha": "mine"}).provider == "alpha"
+
+
+def test_plain_requests_reuse_the_plan_but_never_its_retry_state(fake, fake_b, db_path, clock):
+    router = make_router(two(fake, fake_b), db_path, clock)
+    fake.queue(Status(429, retry_after="1"), Reply("alpha after wait"))
+    fake_b.queue(Status(500))
+    first = router.chat(MSG)
+    assert [a.outcome for a in first.attempts] == ["rate_limited", "unavailable", "ok"]
+    second = router.plan()
+    assert [(c.name, c.retries, c.ready_at, c.deferred) for c in second] == [("alpha", 0, 0.0, False),
+                                                                             ("beta", 0, 0.0, False)]
+    assert router.plan(keys={"alpha": "own"})[0].key_source == "byok"     # session keys bypass the cache

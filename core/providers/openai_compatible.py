@@ -80,7 +80,7 @@ class OpenAICompatibleProvider(Provider):
             self._client = None
 
     def _timeout(self, timeout: float) -> httpx.Timeout:
-        return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        return _timeout(round(timeout, 1))
 
     def _transport_error(self, e: Exception, key: str | None, streaming: bool = False) -> ProviderError:
         if isinstance(e, httpx.TimeoutException):
@@ -198,6 +198,11 @@ class OpenAICompatibleProvider(Provider):
 
     def _model_info(self, entry: dict[str, Any]) -> ModelInfo:
         return ModelInfo(entry["id"], context_length=entry.get("context_length"))
+
+
+@functools.lru_cache(maxsize=256)
+def _timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 @functools.cache

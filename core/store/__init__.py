@@ -69,8 +69,15 @@ class _UsageWriter(threading.Thread):
         self.errors: list[str] = []
         self.linger = linger
         self.wake = threading.Event()    # flush()/close(): write now instead of lingering
+        self.running = True              # cheaper than is_alive() on every queued row
 
     def run(self) -> None:
+        try:
+            self._drain()
+        finally:
+            self.running = False
+
+    def _drain(self) -> None:
         while True:
             item = self.queue.get()
             if item is None:
@@ -166,6 +173,9 @@ class Store(MetricsQueries, WorkflowQueries):
             self.flush()
 
     def _ensure_writer(self) -> _UsageWriter:
+        writer = self._writer
+        if writer is not None and writer.running:
+            return writer
         if self._writer is None or not self._writer.is_alive():
             with self._writer_lock:
                 if self._writer is None or not self._writer.is_alive():
