@@ -36,6 +36,9 @@ class CircuitBreakers:
 
     def allow(self, provider: str) -> bool:
         """May a request go to `provider` now? In half-open state only one probe is let through."""
+        state = self._states.get(provider)
+        if state is None or state.state == "closed":     # the common case needs no lock
+            return True
         with self._lock:
             s = self._get(provider)
             if s.state == "closed":
@@ -49,6 +52,9 @@ class CircuitBreakers:
             return False
 
     def record_success(self, provider: str) -> None:
+        state = self._states.get(provider)
+        if state is not None and state.state == "closed" and not state.failures:
+            return                                         # nothing to reset
         with self._lock:
             s = self._get(provider)
             s.state, s.failures, s.probe_in_flight = "closed", 0, False
@@ -72,6 +78,9 @@ class CircuitBreakers:
 
     def shared_held(self, provider: str) -> float:
         """Seconds left before the shared key may be used again (0 if free)."""
+        state = self._states.get(provider)
+        if state is None or not state.shared_hold_until:
+            return 0.0
         with self._lock:
             return max(0.0, self._get(provider).shared_hold_until - self.clock())
 

@@ -13,9 +13,9 @@ enqueues; `flush()` waits for them and a clean shutdown drains the queue.
 from __future__ import annotations
 
 import atexit
+import collections
 import json
 import os
-import queue
 import sqlite3
 import threading
 import time
@@ -59,53 +59,62 @@ def default_db_path(env: dict[str, str] | None = None, volume: str = "/data") ->
     return DEFAULT_DB
 
 
+class _Marker:
+    """Placed in the row stream by flush() and close(): set once every row before it is written."""
+
+    def __init__(self, stop: bool = False):
+        self.done = threading.Event()
+        self.stop = stop
+
+
 class _UsageWriter(threading.Thread):
-    """Drains queued usage rows in batches; a row is visible to readers well within 1 s."""
+    """Writes queued usage rows in batches; a row is visible to readers within about `linger` seconds.
+
+    The request path only appends to a deque (no lock, no wake-up): the writer wakes every `linger`
+    seconds, or at once for flush()/close(), and writes what has gathered in one transaction."""
 
     def __init__(self, store: Store, linger: float = USAGE_LINGER):
         super().__init__(name="usage-writer", daemon=True)
         self._store = weakref.proxy(store)
-        self.queue: queue.Queue = queue.Queue()
-        self.errors: list[str] = []
+        self.rows: collections.deque = collections.deque()
+        self.errors = store._write_errors
         self.linger = linger
-        self.wake = threading.Event()    # flush()/close(): write now instead of lingering
+        self.wake = threading.Event()
         self.running = True              # cheaper than is_alive() on every queued row
+
+    def put(self, row: tuple) -> None:
+        self.rows.append(row)
 
     def run(self) -> None:
         try:
-            self._drain()
+            while self._write_batch():
+                self.wake.wait(self.linger or None)
+                self.wake.clear()
         finally:
-            self.running = False
+            self.running = False        # new rows now start a new writer...
+            while self._write_batch() is False or self.rows:
+                pass                    # ...and rows that raced the stop are still written here
 
-    def _drain(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                self.queue.task_done()
-                return
-            if self.linger and self.queue.qsize() < 500:
-                # One request adds one row: gather rows for a moment so a transaction holds many and
-                # put() does not wake this thread (and take the GIL from the request path) per row.
-                self.wake.wait(self.linger)
-            self.wake.clear()
-            batch = [item]
-            while len(batch) < 500:
+    def _write_batch(self) -> bool:
+        """Write what is queued; False once a stop marker is reached."""
+        while self.rows:
+            batch, markers = [], []
+            while self.rows and len(batch) < 1000:
+                item = self.rows.popleft()
+                if isinstance(item, _Marker):
+                    markers.append(item)
+                    break                      # rows after a marker belong to the next batch
+                batch.append(item)
+            if batch:
                 try:
-                    nxt = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self.queue.put(None)     # handle the stop after this batch
-                    self.queue.task_done()
-                    break
-                batch.append(nxt)
-            try:
-                self._store._insert_usage(batch)
-            except Exception as e:  # a lost write must be visible, not silent
-                self.errors.append(f"{type(e).__name__}: {e}")
-            finally:
-                for _ in batch:
-                    self.queue.task_done()
+                    self._store._insert_usage(batch)
+                except Exception as e:  # a lost write must be visible, not silent
+                    self.errors.append(f"{type(e).__name__}: {e} ({len(batch)} rows)")
+            for marker in markers:
+                marker.done.set()
+                if marker.stop:
+                    return False
+        return True
 
 
 class Store(MetricsQueries, WorkflowQueries):
@@ -116,6 +125,7 @@ class Store(MetricsQueries, WorkflowQueries):
         self._local = threading.local()
         self._writer: _UsageWriter | None = None
         self._writer_lock = threading.Lock()
+        self._write_errors: list[str] = []
         self._migrate()
         atexit.register(self.close)
 
@@ -166,9 +176,9 @@ class Store(MetricsQueries, WorkflowQueries):
 
     def record_attempts(self, rows: Iterable[dict[str, Any]], *, wait: bool = False) -> None:
         """Queue usage rows (one per provider attempt) for the background writer."""
-        writer = self._ensure_writer()
+        put = self._ensure_writer().put
         for row in rows:
-            writer.queue.put(_usage_tuple(row))
+            put(_usage_tuple(row))
         if wait:
             self.flush()
 
@@ -188,20 +198,25 @@ class Store(MetricsQueries, WorkflowQueries):
             tx.executemany(_INSERT_USAGE, batch)
 
     def flush(self) -> None:
-        """Block until every queued usage row is written."""
-        if self._writer is not None and self._writer.is_alive():
-            self._writer.wake.set()
-            self._writer.queue.join()
+        """Block until every usage row queued so far is written."""
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            marker = _Marker()
+            writer.put(marker)
+            writer.wake.set()
+            while not marker.done.wait(0.5):
+                if not writer.is_alive():
+                    break
 
     @property
     def write_errors(self) -> list[str]:
-        return list(self._writer.errors) if self._writer else []
+        return list(self._write_errors)
 
     def close(self) -> None:
-        """Drain the writer and stop it (also runs at interpreter exit)."""
+        """Write what is queued and stop the writer (also runs at interpreter exit)."""
         writer = self._writer
         if writer is not None and writer.is_alive():
-            writer.queue.put(None)
+            writer.put(_Marker(stop=True))
             writer.wake.set()
             writer.join(timeout=10)
         self._writer = None
