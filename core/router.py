@@ -307,8 +307,8 @@ class _Run:
                  streaming: bool):
         self.router = router
         self.messages = messages
-        self.keys = {k: v for k, v in (keys or {}).items() if v}
-        self.session = options.pop("session_hash", None) or session_hash(session)
+        self.keys = {k: v for k, v in keys.items() if v} if keys else {}
+        self.session = options.pop("session_hash", None) or (session_hash(session) if session else None)
         self.task_id = options.pop("task_id", None)
         self.label = options.pop("label", None)
         self.on_attempt: Callable[[Attempt], None] | None = options.pop("on_attempt", None)
@@ -323,8 +323,9 @@ class _Run:
                 router.audit_budget(self.session, status.reason)
         deadline = options.pop("deadline", None) or router.settings.deadline
         extra = dict(options.pop("extra_body", None) or {})
-        extra.update({k: options.pop(k) for k in list(options) if k not in _REQUEST_OPTIONS})
-        self.request_options = {k: options.get(k) for k in _REQUEST_OPTIONS}
+        if options:
+            extra.update({k: options.pop(k) for k in list(options) if k not in _REQUEST_OPTIONS})
+        self.request_options = options          # only max_tokens / temperature are left
         self.extra = extra
         self.streaming = streaming
         # Unique, not secret: uuid4() reads os.urandom, which costs 1.5 µs and releases the GIL.
@@ -336,7 +337,7 @@ class _Run:
                                       shared_blocked_reason=budget_reason)
         self._recorded = 0
         # Every key this request may use, kept for redaction even after its candidate was tried.
-        self.secrets = list(dict.fromkeys([c.key for c in self.candidates if c.key] + list(self.keys.values())))
+        self.secrets = list({c.key for c in self.candidates if c.key} | set(self.keys.values()))
 
     # -------------------------------------------------------------- bookkeeping
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
     """Run statements one by one: executescript() would commit the surrounding transaction."""
-    for statement in script.split(";"):
+    without_comments = re.sub(r"--[^\n]*", "", script)      # a ';' in a comment must not split a statement
+    for statement in without_comments.split(";"):
         if statement.strip():
             conn.execute(statement)
 
@@ -169,4 +171,10 @@ def _v4(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: sqlite3.Connection) -> None:
+    """v2's covering indexes serve every percentile query now; v1's (provider, model, latency_ms) index only
+    cost time on every usage insert."""
+    _run(conn, "DROP INDEX IF EXISTS idx_usage_provider_model_latency_ms")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]

@@ -1,0 +1,86 @@
+"""The SQLite store: migrations, the background usage writer (flush, close, visibility), transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from core.store import Store
+from core.store.schema import MIGRATIONS
+
+
+def row(i: int, **extra) -> dict:
+    return {"request_id": f"r{i}", "ts": time.time(), "provider": "p", "attempt": 1, "outcome": "ok", **extra}
+
+
+def test_migrations_run_once_and_reopening_is_a_no_op(db_path):
+    store = Store(db_path)
+    assert store.schema_version() == len(MIGRATIONS)
+    again = Store(db_path)
+    assert again.schema_version() == len(MIGRATIONS)
+    versions = [r[0] for r in sqlite3.connect(db_path).execute("SELECT version FROM schema_version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
+    names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")}
+    assert {"usage", "tasks", "events", "space_actions", "audit", "workflow_runs", "workflow_steps"} <= names
+    assert "idx_usage_provider_model_latency_ms" not in names          # dropped by v5
+    assert sqlite3.connect(db_path).execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_flush_makes_every_queued_row_visible_to_another_connection(db_path):
+    store = Store(db_path)
+    store.record_attempts([row(i) for i in range(250)])
+    store.flush()
+    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM usage").fetchone()[0] == 250
+
+
+def test_rows_become_visible_within_a_second_without_flush(db_path):
+    store = Store(db_path)
+    store.record_attempts([row(1)])
+    reader = sqlite3.connect(db_path)
+    deadline = time.monotonic() + 1.0
+    while reader.execute("SELECT count(*) FROM usage").fetchone()[0] == 0:
+        assert time.monotonic() < deadline, "row not visible within 1 s"
+        time.sleep(0.01)
+
+
+def test_close_writes_what_is_queued_and_a_later_row_starts_a_new_writer(db_path):
+    store = Store(db_path)
+    store.record_attempts([row(i) for i in range(10)])
+    store.close()
+    assert store.usage_count() == 10
+    store.record_attempts([row(99)], wait=True)
+    assert store.usage_count() == 11
+
+
+def test_concurrent_writers_lose_no_rows(db_path):
+    store = Store(db_path)
+
+    def burst(n: int) -> None:
+        for i in range(200):
+            store.record_attempts([row(n * 1000 + i)])
+
+    threads = [threading.Thread(target=burst, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.flush()
+    assert store.usage_count() == 1200 and store.write_errors == []
+
+
+def test_a_failed_transaction_leaves_no_half_written_rows(db_path):
+    store = Store(db_path)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.execute("INSERT INTO events (ts, kind, message) VALUES (1, 'a', 'first')")
+        raise RuntimeError("boom in the middle")
+    assert store.events() == []
+
+
+def test_a_lost_write_is_reported_not_silent(db_path):
+    store = Store(db_path)
+    store.record_attempts([{"request_id": None, "ts": 1, "provider": "p", "attempt": 1, "outcome": "ok"}])
+    store.flush()
+    assert store.write_errors and "NOT NULL" in store.write_errors[0]
