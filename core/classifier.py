@@ -10,7 +10,7 @@ millisecond, the same way every time, and can say why. Two independent parts:
   URGENT overrides the QUICK/COMPLEX split.
 
 Weights marked "tuned" in FEATURE_WEIGHTS were chosen on one half of the shared
-GSM8K/MMLU outcome data; the chat-only weights are hand-set. bench/README_classifier.md
+GSM8K/MMLU outcome data; the chat-only weights are hand-set. bench/README.md
 has the method and the figures (python bench/classifier_eval.py reproduces them).
 
 Example:

@@ -34,7 +34,7 @@ LABELLED_ROWS = [
     for line in (ROOT / "data" / "labelled_prompts.jsonl").read_text(encoding="utf-8").splitlines()
     if line.strip()
 ]
-HELD_OUT_PREFIX = "ho-"  # rows written after the rules were frozen (see bench/README_classifier.md)
+HELD_OUT_PREFIX = "ho-"  # rows written after the rules were frozen (see bench/README.md)
 
 
 def reasons_text(c: Classification) -> str:
@@ -244,7 +244,7 @@ def test_labelled_set_has_the_promised_size_and_mix() -> None:
 
 
 def test_accuracy_on_labelled_prompts_stays_near_what_was_measured() -> None:
-    # Measured 0.996 on all rows and 0.975 on the held-out rows (bench/README_classifier.md).
+    # Measured 0.996 on all rows and 0.975 on the held-out rows (bench/README.md).
     def accuracy(rows: list[dict]) -> float:
         return sum(classify(row["prompt"]).label == row["label"] for row in rows) / len(rows)
 

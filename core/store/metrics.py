@@ -2,7 +2,7 @@
 
 Every method takes a window `since <= ts < until` in unix seconds (`until=None` means now) and returns a
 small list of dicts. The Metrics page should call `metrics_report` once: it returns what the five
-single-purpose methods return, sharing their scans (bench/README_metrics.md: about 1 s on 1M rows).
+single-purpose methods return, sharing their scans (bench/README.md: about 1 s on 1M rows).
 
 Why it is fast: no query sorts a large set of rows. Each reads a covering index from migration `_v2`
 (core/store/schema.py) in the order it groups or ranks by, and the Python side only loops over buckets.
