@@ -20,7 +20,7 @@ from tests.test_build_wizard import SENTIMENT_MODEL, DemoAnswers
 sync_api = require_browser()
 expect = sync_api.expect
 
-TOKEN = "hf_BROWSERbuild0000000000000000c3d4"
+TOKEN = "hf_BROWSERbuild00000000-c3d4"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from tests.fake_hub import FakeHub
 sync_api = require_browser()
 expect = sync_api.expect
 
-TOKEN = "hf_BROWSERwrite0000000000000000a1b2"
+TOKEN = "hf_BROWSERwrite00000000-a1b2"
 SPACE = "alice/browser-demo"
 
 

@@ -283,7 +283,7 @@ def test_files_malformed_twice_fail_the_generate_step(fake, db_path, tmp_path):
 
 
 def test_broken_files_get_one_fix_from_the_model_before_anything_is_pushed(fake, db_path, tmp_path):
-    leaky = {**GOOD_FILES, "app.py": GOOD_FILES["app.py"] + '\nAPI_TOKEN = "hf_abcdefghijklmnopqrstuvwxyz123456"\n'}
+    leaky = {**GOOD_FILES, "app.py": GOOD_FILES["app.py"] + '\nAPI_TOKEN = "hf_abcdefghijklmnopqrstuvw"\n'}
     fake.queue(Reply(UNDERSTANDING), Reply(render_files(leaky)),
                Reply(render_files({"app.py": GOOD_FILES["app.py"]})))
     agent = llm_agent(fake, db_path, tmp_path)

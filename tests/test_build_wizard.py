@@ -58,7 +58,7 @@ APP = str(Path(__file__).resolve().parents[1] / "Home.py")
 PAGE = "pages/spaces.py"
 TAB = "Build from an idea"
 TOKEN = SENTINEL_HF
-SHARED = "hf_SHAREDtoken0000000000000000wxyz"
+SHARED = "hf_SHAREDtoken00000000-wxyz"
 SENTIMENT_MODEL = "cardiffnlp/twitter-roberta-base-sentiment-latest"
 STEPS = ["Understand the idea", "Choose the SDK and the model", "Generate the files", "Validate the files",
          "Local preview", "Create the Space and commit", "Follow the build", "Report"]

@@ -14,7 +14,7 @@ from tests.fake_hub import FakeHub, FakeSpace
 from tests.fake_openai import Reply
 
 APP = str(Path(__file__).resolve().parents[1] / "Home.py")
-TOKEN = "hf_chattoolswrite0000000000000001"
+TOKEN = "hf_chattoolswrite000-0001"
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ def test_oversized_message_is_refused_with_the_limit(hosted_app):
 
 def test_hosted_spaces_page_never_acts_with_the_owners_token(hosted_app, monkeypatch):
     from tests.fake_hub import FakeHub
-    owner = "hf_ownersharedtoken00000000000001"
+    owner = "hf_ownersharedtoken000-0001"
     with FakeHub() as hub:
         hub.add_token(owner, user="owner", role="write")
         monkeypatch.setenv("HF_ENDPOINT", hub.url)

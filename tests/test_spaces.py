@@ -192,13 +192,13 @@ def test_unknown_sdk_or_hardware_is_refused_before_sending(spaces: SpaceManager,
 
 def test_a_token_pasted_as_the_space_name_is_refused_before_sending(spaces: SpaceManager, fake_hub: FakeHub,
                                                                      store: Store) -> None:
-    for name in (TOKEN, f"alice/{TOKEN}", "sk-or-v1-0123456789abcdef0123"):
+    for name in (TOKEN, f"alice/{TOKEN}", "sk-or-v1-0123456789abcdef-0123"):
         with pytest.raises(HubActionError, match="looks like an access token") as caught:
             spaces.create_space(name)
         assert caught.value.kind == HubErrorKind.INVALID_NAME
     assert fake_hub.requests == []
     assert [r["outcome"] for r in rows(store)] == ["invalid_name"] * 3
-    assert_no_secret_in_rows(store, TOKEN, "sk-or-v1-0123456789abcdef0123")
+    assert_no_secret_in_rows(store, TOKEN, "sk-or-v1-0123456789abcdef-0123")
 
 
 def test_without_a_token_create_is_refused_before_sending(fake_hub: FakeHub, store: Store) -> None:

@@ -33,7 +33,7 @@ from tests.fake_hub import FakeHub, FakeModel, FakeSpace
 APP = str(Path(__file__).resolve().parents[1] / "Home.py")
 PAGE = "pages/spaces.py"
 TOKEN = SENTINEL_HF                                  # the session's own token
-SHARED = "hf_SHAREDtoken0000000000000000wxyz"        # the config's shared token (HF_TOKEN)
+SHARED = "hf_SHAREDtoken00000000-wxyz"        # the config's shared token (HF_TOKEN)
 SECRET_VALUE = "sk-or-v1-secretvalue0123456789abcdef"
 
 
@@ -401,8 +401,8 @@ def test_taken_name_on_create_says_so(hub):
 
 
 def test_read_only_token_is_told_it_lacks_write_scope(hub):
-    hub.add_token("hf_READonly00000000000000000000feed", user="alice", role="read")
-    at = create(open_page(token="hf_READonly00000000000000000000feed", tab="My Spaces"), "new-site")
+    hub.add_token("hf_READonly0000000000-feed", user="alice", role="read")
+    at = create(open_page(token="hf_READonly0000000000-feed", tab="My Spaces"), "new-site")
     assert "lacks the scope to create the Space" in errors(at) and "write access" in errors(at)
     assert "new-site" not in str(hub.spaces)
 
@@ -415,7 +415,7 @@ def test_a_vanished_repo_shows_not_found_in_its_detail_panel(hub):
 
 
 def test_refused_token_shows_the_token_message(hub):
-    at = open_page(token="hf_unknownTOKEN0000000000000000beef", tab="My Spaces")
+    at = open_page(token="hf_unknownTOKEN00000000-beef", tab="My Spaces")
     assert "The Hugging Face token (hf_…beef) was refused" in errors(at)
     assert "settings/tokens" in errors(at) and "unknownTOKEN" not in everything(at)
 
