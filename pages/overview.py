@@ -35,8 +35,11 @@ for i, s in enumerate(statuses):
         else:
             badge = "🟢 ready"
         st.markdown(f"**{s.name}** · {s.kind.replace('_', '-')}  \n{badge}")
-        st.caption(f"shared key: {mask(cfg.api_key) if cfg.api_key else 'none'} · "
-                   f"your key: {mask(keys.get(s.name)) if keys.get(s.name) else 'none'}")
+        if s.kind == "demo":
+            st.caption("offline model, no key needed")
+        else:
+            st.caption(f"shared key: {mask(cfg.api_key) if cfg.api_key else 'none'} · "
+                       f"your key: {mask(keys.get(s.name)) if keys.get(s.name) else 'none'}")
         if cfg.priority is not None:
             st.caption(f"priority {cfg.priority}")
 
