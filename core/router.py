@@ -341,12 +341,9 @@ class _Run:
 
     # -------------------------------------------------------------- bookkeeping
 
-    def _secrets(self) -> list[str]:
-        return self.secrets
-
     def record(self, attempt: Attempt) -> None:
         attempt.attempt = len(self.attempts) + 1
-        attempt.error = redact(attempt.error, self._secrets()) if attempt.error else None
+        attempt.error = redact(attempt.error, self.secrets) if attempt.error else None
         self.attempts.append(attempt)
         if attempt.outcome != "ok":
             log.info("attempt %s %s/%s %s: %s", attempt.attempt, attempt.provider, attempt.model, attempt.outcome,

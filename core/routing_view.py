@@ -56,3 +56,11 @@ def decision_log(store: Store, *, kinds: list[str] | None = None, text: str = ""
         rows.append({"time": time.strftime("%H:%M:%S", time.localtime(event["ts"])), "task": event["task_id"],
                      "kind": event["kind"], "message": event["message"], "data": event["data"]})
     return rows
+
+
+def label_routes(manager, router: Router) -> dict[str, dict[str, str]] | None:
+    """{label: {provider: model}} under the current routing rules, for the graph's label → model edges."""
+    if manager is None:
+        return None
+    configs = [p.config for p in router.providers.values()]
+    return {label: manager.rules.models_for(label, configs) for label in ("QUICK", "COMPLEX", "URGENT")}

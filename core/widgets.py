@@ -16,8 +16,6 @@ from core.hosted import visitor_identity
 from core.keys import mask, session_hash
 from core.services import Services, build_services
 
-PROVIDER_LABELS = {"huggingface": "Hugging Face", "openrouter": "OpenRouter", "demo": "Demo (offline)"}
-
 
 @st.cache_resource(show_spinner="Starting Spaces OS…")
 def _services() -> Services:
@@ -26,11 +24,6 @@ def _services() -> Services:
 
 def services() -> Services:
     return _services()
-
-
-def reset_services() -> None:
-    """Drop the cached services (after the config or rules changed on disk)."""
-    _services.clear()
 
 
 def init_session() -> dict[str, Any]:
@@ -69,9 +62,6 @@ def set_key(svc: Services, provider: str, key: str | None) -> None:
 def session_keys() -> dict[str, str]:
     return {k: v for k, v in st.session_state.get("keys", {}).items() if v}
 
-
-def provider_title(name: str, kind: str | None = None) -> str:
-    return PROVIDER_LABELS.get(name) or PROVIDER_LABELS.get(kind or "", name) if name in PROVIDER_LABELS else name
 
 
 def show_config_error(svc: Services) -> None:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.route_graph import build_route_graph
 from core.routing_rules import RulesError, save_rules_text
-from core.routing_view import EVENT_KINDS, decision_log, last_decision, provider_rows
+from core.routing_view import EVENT_KINDS, decision_log, label_routes, last_decision, provider_rows
 from core.services import apply_rules
 from core.widgets import require_services, session_keys
 from core.widgets_graph import render_route_graph_keyed
@@ -20,11 +20,7 @@ st.caption("How the manager decided: Manager → label → model → provider. T
            "highlighted; failed attempts are red, providers cooling down are orange.")
 
 decision = last_decision(svc.store)
-routes = None
-if svc.manager is not None:
-    configs = [p.config for p in svc.router.providers.values()]
-    routes = {label: svc.manager.rules.models_for(label, configs) for label in ("QUICK", "COMPLEX", "URGENT")}
-graph = build_route_graph(provider_rows(svc.router, keys), decision, routes=routes)
+graph = build_route_graph(provider_rows(svc.router, keys), decision, routes=label_routes(svc.manager, svc.router))
 clicked = render_route_graph_keyed(graph, key="route_graph")
 if clicked:
     st.caption(f"Selected: `{clicked}`")

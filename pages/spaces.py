@@ -100,8 +100,9 @@ ROUTER_URL = os.environ.get("SPACES_OS_HF_ROUTER_URL") or None
 svc = require_services()
 ss = st.session_state
 token = choose_hub_token(svc.config.providers, session_keys(), hosted=svc.hosted)
+who = identity(svc)      # the same session identity as Chat and the audit log (the visitor, when hosted)
 hub, spaces = session_clients(ss, endpoint=svc.hub_endpoint, token=token, router_url=ROUTER_URL, store=svc.store,
-                              session=ss.session_id)
+                              session=who)
 # Widget values the previous run asked to clear; assigning (not popping) also clears the browser's copy.
 for widget, empty in ss.pop("spaces_reset", {}).items():
     ss[widget] = empty
@@ -666,7 +667,7 @@ def delete_panel(space_id: str) -> None:
 
 
 def recent_actions() -> None:
-    actions = svc.store.space_actions(session=session_hash(ss.session_id), limit=20)
+    actions = svc.store.space_actions(session=session_hash(who), limit=20)
     if not actions:
         st.caption("Nothing yet: creates, pushes, restarts and deletes made here are listed with their outcome.")
         return
@@ -710,7 +711,7 @@ def build_agent():
     """This session's build agent (its keys in memory, in the session state), and the token it deploys with."""
     usable, refused = build_token(token, hosted=svc.hosted)
     agent = session_agent(ss, router=svc.router, store=svc.store, endpoint=svc.hub_endpoint, token=usable,
-                          keys=session_keys(), session=identity(svc), space_session=ss.session_id,
+                          keys=session_keys(), session=who, space_session=who,
                           hosted=svc.hosted, allow_preview=svc.hosted_settings.allow_preview, router_url=ROUTER_URL)
     return agent, usable, refused
 
