@@ -55,6 +55,7 @@ class Reply:
     chunk_delay: float = 0.0           # seconds between SSE chunks
     tool_calls: list[dict] | None = None
     extra: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)     # extra response headers (e.g. Set-Cookie)
 
 
 @dataclass
@@ -230,7 +231,7 @@ class FakeOpenAI:
             if not stream:
                 payload = _completion(text, model, reply.tokens_in, reply.tokens_out, reply.cost, reply.tool_calls)
                 payload.update(reply.extra)
-                self._send_json(h, 200, payload)
+                self._send_json(h, 200, payload, reply.headers)
                 return
             self._sse_start(h)
             h.wfile.write(b": OPENROUTER PROCESSING\n\n")

@@ -124,3 +124,45 @@ def test_demo_is_deterministic_and_continues_a_partial_answer_exactly():
                    if isinstance(i, str))
     assert partial + rest == full
     assert "4" in p.chat(ChatRequest([{"role": "user", "content": "what is 2+2"}], None), None, 1).text
+
+
+def test_cookies_a_provider_sets_never_ride_on_another_request(fake):
+    """The pool is shared by every session: a cookie set in one visitor's answer must not be sent
+    with the next visitor's request (httpx.Client's cookie jar would do that)."""
+    p = provider({"local": {"url": fake.url}}, "local")
+    fake.queue(Reply("first", headers={"Set-Cookie": "session=visitor-a; Path=/"}))
+    assert p.chat(ChatRequest(MSG, "m"), "key-a", 5).text == "first"
+    p.chat(ChatRequest(MSG, "m"), "key-b", 5)
+    p.list_models("key-b")
+    assert [r.headers.get("cookie") for r in fake.requests] == [None, None, None]
+    assert [r.headers["authorization"] for r in fake.requests] == ["Bearer key-a", "Bearer key-b", "Bearer key-b"]
+
+
+def test_requests_carry_the_headers_gateways_expect(fake):
+    p = provider({"local": {"url": fake.url}}, "local")
+    p.chat(ChatRequest(MSG, "m"), "k", 5)
+    headers = fake.requests[0].headers
+    assert headers["user-agent"] == "spaces-os" and headers["accept-encoding"] == "gzip, deflate"
+    assert headers["content-type"] == "application/json" and headers["host"] == f"127.0.0.1:{fake.port}"
+
+
+def test_an_http_proxy_from_the_environment_is_used(fake, monkeypatch):
+    """HTTP_PROXY points at the fake server: the request arrives there in absolute form, for the
+    provider's own host, with the provider's key (a proxy sees a plain-http request in full)."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake.url.removesuffix("/v1"))
+    p = provider({"local": {"url": "http://llm.example.invalid/v1"}}, "local")
+    assert p.chat(ChatRequest(MSG, "m"), "k", 5).text == model_answer(MSG)
+    assert fake.requests[0].path == "http://llm.example.invalid/v1/chat/completions"
+    assert fake.requests[0].headers["host"] == "llm.example.invalid"
+
+
+def test_no_proxy_exempts_a_host(fake, monkeypatch):
+    for name in ("http_proxy", "ALL_PROXY", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")       # nothing listens on the discard port
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    p = provider({"local": {"url": fake.url}}, "local")
+    assert p.chat(ChatRequest(MSG, "m"), "k", 5).text == model_answer(MSG)
+    assert fake.requests[0].path == "/v1/chat/completions"
