@@ -222,8 +222,9 @@ class OpenAICompatibleProvider(Provider):
         return ModelInfo(entry["id"], context_length=entry.get("context_length"))
 
 
-# What httpx.Client would add by default; without them some gateways refuse the request.
-BASE_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "User-Agent": "spaces-os"}
+# Some gateways refuse a request without a User-Agent. No Accept-Encoding: LLM answers are small, and
+# a compressed SSE stream can be held back by a buffering proxy.
+BASE_HEADERS = {"User-Agent": "spaces-os"}
 
 
 @functools.lru_cache(maxsize=256)

@@ -82,7 +82,7 @@ class _UsageWriter(threading.Thread):
         self.wake = threading.Event()
         self.running = True              # cheaper than is_alive() on every queued row
 
-    def put(self, row: tuple) -> None:
+    def put(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
 
     def run(self) -> None:
@@ -104,7 +104,10 @@ class _UsageWriter(threading.Thread):
                 if isinstance(item, _Marker):
                     markers.append(item)
                     break                      # rows after a marker belong to the next batch
-                batch.append(item)
+                try:
+                    batch.append(_usage_tuple(item))
+                except Exception as e:   # not a row dict: report it, keep the writer alive
+                    self.errors.append(f"{type(e).__name__}: {e} (1 row)")
             if batch:
                 try:
                     self._store._insert_usage(batch)
@@ -175,10 +178,11 @@ class Store(MetricsQueries, WorkflowQueries):
     # ------------------------------------------------------------ usage
 
     def record_attempts(self, rows: Iterable[dict[str, Any]], *, wait: bool = False) -> None:
-        """Queue usage rows (one per provider attempt) for the background writer."""
+        """Queue usage rows (one per provider attempt) for the background writer, which also turns
+        them into tuples (off the request thread). The dicts are not copied: don't change them later."""
         put = self._ensure_writer().put
         for row in rows:
-            put(_usage_tuple(row))
+            put(row)
         if wait:
             self.flush()
 
