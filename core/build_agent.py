@@ -307,7 +307,9 @@ class BuildAgent:
         if not space_id:
             ctx.checkpoint({"name": name, "requested": True})
             try:
-                created = self.spaces.create_space(name, sdk=plan["sdk"], private=private, title=plan["title"])
+                # No template commit: our files follow at once, so the Space builds once, not twice.
+                created = self.spaces.create_space(name, sdk=plan["sdk"], private=private, title=plan["title"],
+                                                   template=False)
                 space_id, url = created.id, created.url
             except HubActionError as err:
                 # Our own earlier attempt created it before a crash: the name carries the run id.

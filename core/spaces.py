@@ -208,8 +208,9 @@ class SpaceManager:
     # ----- changes (recorded)
 
     def create_space(self, name: str, *, sdk: str = "docker-streamlit", private: bool = True,
-                     hardware: str | None = None, title: str | None = None) -> CreatedSpace:
-        """Create a Space (private unless told otherwise); a docker-streamlit one gets our template.
+                     hardware: str | None = None, title: str | None = None, template: bool = True) -> CreatedSpace:
+        """Create a Space (private unless told otherwise); a docker-streamlit one gets our template,
+        unless `template=False` (the caller pushes its own files next: one commit, one build).
 
         The template push is its own recorded action: if it fails, the Space exists (empty) and the
         raised error is about the push, so pushing again is the fix.
@@ -225,7 +226,7 @@ class SpaceManager:
             done.detail = (f"created {sdk} Space, {'private' if private else 'public'}"
                            + (f", hardware {hardware}" if hardware else ""))
         commit = None
-        if sdk == "docker-streamlit":
+        if sdk == "docker-streamlit" and template:
             commit = self.push_files(space_id, streamlit_template_files(title or space_id.split("/")[1]),
                                      message="Add Streamlit template (Spaces OS)")
         return CreatedSpace(id=space_id, url=self.hub.page_url(space_id), sdk=sdk, private=private,

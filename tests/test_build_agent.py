@@ -101,7 +101,8 @@ def test_idea_to_running_space_with_one_repair_commit_after_a_build_error(db_pat
     space = hub.space(space_id)
     assert space.private and space.sdk == "docker" and space.stage == "RUNNING"
     first, repair = agent_commits(space)                                 # exactly one repair commit
-    assert {"app.py", "requirements.txt", "README.md"} <= set(first["files"])   # (an unchanged Dockerfile is skipped)
+    assert len(space.commits) == 2           # no template commit before ours: the Space built twice, not three times
+    assert {"app.py", "requirements.txt", "README.md", "Dockerfile"} <= set(first["files"])
     assert set(repair["files"]) == {"requirements.txt"} and "repair 1 after BUILD_ERROR" in repair["summary"]
     assert "pandas" in repair["files"]["requirements.txt"].decode()     # the log tail reached the model
     files = decoded(space.files)

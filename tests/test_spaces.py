@@ -93,6 +93,14 @@ def test_create_streamlit_space_is_private_docker_and_gets_the_template_in_one_c
     assert rows(store)[0]["session"] == session_hash(SESSION) != SESSION
 
 
+def test_create_without_the_template_makes_no_commit_for_callers_that_push_their_own_files(
+        spaces: SpaceManager, fake_hub: FakeHub, store: Store) -> None:
+    created = spaces.create_space("console", template=False)
+    assert created.template_commit is None and fake_hub.space("alice/console").sdk == "docker"
+    assert fake_hub.requests_to("POST", "/api/spaces/alice/console/commit/main") == []
+    assert [r["action"] for r in rows(store)] == ["create"]
+
+
 @pytest.mark.parametrize(("sdk", "hub_sdk"), [("gradio", "gradio"), ("static", "static")])
 def test_create_other_sdks_public_with_hardware_and_no_template(
         spaces: SpaceManager, fake_hub: FakeHub, sdk: str, hub_sdk: str) -> None:
