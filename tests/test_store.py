@@ -84,3 +84,29 @@ def test_a_lost_write_is_reported_not_silent(db_path):
     store.record_attempts([{"request_id": None, "ts": 1, "provider": "p", "attempt": 1, "outcome": "ok"}])
     store.flush()
     assert store.write_errors and "NOT NULL" in store.write_errors[0]
+
+
+def test_the_wal_shrinks_back_after_a_long_reader_let_it_grow(db_path):
+    """A reader that holds a snapshot (a slow Metrics query) keeps checkpoints from restarting the WAL,
+    so it grows past the limit; once the reader is gone, the next checkpoint cuts the file back."""
+    import os
+
+    from core.store import WAL_SIZE_LIMIT
+
+    store = Store(db_path)
+    reader = sqlite3.connect(db_path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM usage").fetchone()
+    for k in range(30):
+        store.record_attempts([row(k * 1000 + i, model="m", session="s" * 16, latency_ms=1.0)
+                               for i in range(1000)])
+        store.flush()
+    grown = os.path.getsize(db_path + "-wal")
+    assert grown > 2 * WAL_SIZE_LIMIT
+    reader.execute("COMMIT")
+    reader.close()
+    for k in range(3):
+        store.record_attempts([row(10**6 + k)])
+        store.flush()
+    assert os.path.getsize(db_path + "-wal") <= WAL_SIZE_LIMIT + 256 * 1024
+    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM usage").fetchone()[0] == 30_003

@@ -44,6 +44,7 @@ TASK_COLUMNS = (
 )
 _STREAMED = USAGE_COLUMNS.index("streamed")
 USAGE_LINGER = 0.1     # seconds the writer gathers rows before a transaction
+WAL_SIZE_LIMIT = 4 * 1024 * 1024     # bytes the -wal file is cut back to after a checkpoint restarts it
 _INSERT_USAGE = (f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
                  f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})")
 
@@ -142,6 +143,9 @@ class Store(MetricsQueries, WorkflowQueries):
             conn.execute("pragma busy_timeout = 30000")
             conn.execute("pragma foreign_keys = ON")
             conn.execute("pragma synchronous = NORMAL")
+            # A reader that stays open (a Metrics page mid-query) stops checkpoints from restarting the
+            # WAL, which then grows; once they can restart it, shrink the file back to this size.
+            conn.execute(f"pragma journal_size_limit = {WAL_SIZE_LIMIT}")
             db = Database(conn)
             self._local.db = db
         return db
