@@ -8,7 +8,9 @@ Also here: the size limits every page applies.
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -70,17 +72,26 @@ class BudgetStatus:
 
 
 class Budget:
-    """Checks a visitor's spending on the shared keys against the hosted settings."""
+    """Checks a visitor's spending on the shared keys against the hosted settings.
+
+    The usage rows are the ledger, but they are written after a request ends (and batched for 0.1 s),
+    so requests started in this process during the last minute are also counted in memory: a burst
+    of parallel requests cannot all pass a check that none of their rows has reached yet."""
 
     def __init__(self, store, settings: HostedSettings):
         self.store = store
         self.settings = settings
+        self._lock = threading.RLock()     # acquire() holds it across status()
+        self._started: dict[str, collections.deque[float]] = {}     # session hash → start times, last 60 s
 
     def status(self, session_hash: str | None, now: float | None = None) -> BudgetStatus:
         if not self.settings.enabled or not session_hash:
             return BudgetStatus(True)
         now = time.time() if now is None else now
         spend = self.store.shared_spend(session_hash, minute_since=now - 60, day_since=now - 86400)
+        with self._lock:
+            started = self._recent(session_hash, now)
+        spend["requests_last_minute"] = max(spend["requests_last_minute"], started)
         s = self.settings
         status = BudgetStatus(True, "", spend["requests_last_minute"], spend["tokens_today"], spend["usd_today"])
         if spend["requests_last_minute"] >= s.requests_per_minute:
@@ -90,3 +101,34 @@ class Budget:
         elif spend["usd_today"] >= s.usd_per_day:
             status.ok, status.reason = False, f"${s.usd_per_day:.2f} a day on the shared keys"
         return status
+
+    def acquire(self, session_hash: str | None, now: float | None = None) -> tuple[BudgetStatus, float | None]:
+        """Check the budget and, if it allows a request, count one at once. Returns the status and a
+        ticket for `release` (None when nothing was counted)."""
+        if not self.settings.enabled or not session_hash:
+            return BudgetStatus(True), None
+        now = time.time() if now is None else now
+        with self._lock:         # check and count as one step, or parallel requests all pass the check
+            status = self.status(session_hash, now)
+            if not status.ok:
+                return status, None
+            self._started.setdefault(session_hash, collections.deque()).append(now)
+            return status, now
+
+    def release(self, session_hash: str, ticket: float) -> None:
+        """Un-count a request that ended up not using the shared keys (e.g. the visitor's own key answered)."""
+        with self._lock:
+            started = self._started.get(session_hash)
+            if started is not None and ticket in started:
+                started.remove(ticket)
+
+    def _recent(self, session_hash: str, now: float) -> int:
+        started = self._started.get(session_hash)
+        if started is None:
+            return 0
+        while started and started[0] < now - 60:
+            started.popleft()
+        if not started:
+            del self._started[session_hash]
+            return 0
+        return len(started)

@@ -315,9 +315,9 @@ class _Run:
         overrides = options.pop("overrides", None)
         endpoints = options.pop("endpoints", None)
         use_shared = options.pop("use_shared", True)
-        budget_reason = None
+        budget_reason, self.budget_ticket = None, None
         if use_shared and router.budget is not None and self.session:
-            status = router.budget.status(self.session)
+            status, self.budget_ticket = router.budget.acquire(self.session)
             if not status.ok:
                 use_shared, budget_reason = False, status.reason
                 router.audit_budget(self.session, status.reason)
@@ -338,6 +338,15 @@ class _Run:
         self._recorded = 0
         # Every key this request may use, kept for redaction even after its candidate was tried.
         self.secrets = list({c.key for c in self.candidates if c.key} | set(self.keys.values()))
+        if self.budget_ticket is not None and not any(c.key_source == "shared" for c in self.candidates):
+            self.release_budget()
+
+    def release_budget(self) -> None:
+        """The request was counted against the shared-key budget up front; un-count it if it never
+        touched a shared key (the usage rows, the lasting ledger, agree)."""
+        if self.budget_ticket is not None and not any(a.key_source == "shared" for a in self.attempts):
+            self.router.budget.release(self.session, self.budget_ticket)
+        self.budget_ticket = None
 
     # -------------------------------------------------------------- bookkeeping
 
@@ -436,6 +445,8 @@ class _Run:
                             tokens_in=completion.tokens_in, tokens_out=completion.tokens_out, cost_usd=cost,
                             cost_source=cost_source, http_status=200 if cand.key_source != "demo" else None))
         self.flush_usage()
+        if self.budget_ticket is not None:
+            self.release_budget()
         return ChatResult(
             text=text, provider=cand.name, model=model, key_source=cand.key_source, attempts=self.attempts,
             usage=Usage(completion.tokens_in, completion.tokens_out, cost), request_id=self.request_id,
@@ -454,6 +465,8 @@ class _Run:
 
     def give_up(self) -> AllProvidersFailed:
         self.flush_usage()
+        if self.budget_ticket is not None:
+            self.release_budget()
         if self.router.clock() >= self.deadline:
             return AllProvidersFailed(self.attempts, reason="The request ran out of time before any provider "
                                                             "answered.")

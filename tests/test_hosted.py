@@ -44,6 +44,49 @@ def test_requests_per_minute_budget_then_asks_for_own_key(fake, db_path):
     assert len(audit) == 1 and audit[0]["session"] == session_hash("visitor-a")
 
 
+def test_a_burst_of_parallel_requests_cannot_overshoot_the_request_budget(fake, db_path):
+    """Eight requests at once, each taking 0.3 s: none of their usage rows exists while the others
+    are checked, so only the in-memory count stops the burst at the limit."""
+    import threading
+
+    fake.default = Reply("slow", delay=0.3)
+    router = hosted_router(fake, db_path, requests_per_minute=3)
+    outcomes: list[str] = []
+    gate = threading.Barrier(8)
+
+    def visit() -> None:
+        gate.wait()
+        try:
+            outcomes.append(router.chat(MSG, session="visitor-a").key_source)
+        except AllProvidersFailed as e:
+            outcomes.append("refused" if "used up" in str(e) else str(e))
+
+    threads = [threading.Thread(target=visit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["shared"] * 3
+    assert len(fake.chat_requests) == 3
+
+
+def test_sequential_requests_are_counted_before_their_rows_are_written(fake, db_path):
+    router = hosted_router(fake, db_path, requests_per_minute=2)
+    router.chat(MSG, session="visitor-a")
+    router.chat(MSG, session="visitor-a")                 # no flush: the rows may still be queued
+    with pytest.raises(AllProvidersFailed, match="2 requests a minute"):
+        router.chat(MSG, session="visitor-a")
+
+
+def test_requests_answered_with_the_visitors_own_key_do_not_spend_the_shared_budget(fake, db_path):
+    router = hosted_router(fake, db_path, requests_per_minute=1)
+    for _ in range(3):
+        assert router.chat(MSG, session="visitor-a", keys={"alpha": "own"}).key_source == "byok"
+    assert router.chat(MSG, session="visitor-a").key_source == "shared"
+    with pytest.raises(AllProvidersFailed, match="1 requests a minute"):
+        router.chat(MSG, session="visitor-a")
+
+
 def test_without_a_budget_the_same_traffic_is_not_limited(fake, db_path):
     config = load_config({"alpha": {"url": fake.url, "api_key": "owner-shared-key"}}, env={})
     router = Router(config, Store(db_path))
