@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("HF_HUB_OFFLINE", "0")
 
+from tests.fake_hub import FakeHub  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 # Keys that must never be written anywhere. One looks like nothing in particular, so only the exact
@@ -109,3 +110,19 @@ def clock() -> FakeClock:
 @pytest.fixture
 def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "spaces_os.db")
+
+
+@pytest.fixture(scope="session")
+def hub_server():
+    """One fake Hub for the suite; `fake_hub` resets it for each test."""
+    with FakeHub() as hub:
+        yield hub
+
+
+@pytest.fixture
+def fake_hub(hub_server: FakeHub) -> FakeHub:
+    """The fake Hub, reset, where SENTINEL_HF is alice's write token. A module that needs Spaces of
+    its own overrides this fixture, asks for it by the same name and adds them."""
+    hub_server.reset()
+    hub_server.add_token(SENTINEL_HF, user="alice")
+    return hub_server

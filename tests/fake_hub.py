@@ -169,7 +169,7 @@ class FakeHub:
     """See the module docstring. All state is guarded by one lock; handlers run in server threads."""
 
     def __init__(self, *, page_size: int = 1000) -> None:
-        self.page_size = page_size
+        self._default_page_size = page_size
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -227,8 +227,9 @@ class FakeHub:
     # ----- test controls
 
     def reset(self) -> None:
-        """Forget requests, failures, tokens and plans; restore the seeded catalogue."""
+        """Forget requests, failures, tokens and plans; restore the page size and the seeded catalogue."""
         with self._lock:
+            self.page_size = self._default_page_size
             self.requests: list[RecordedRequest] = []
             self.failures: list[Failure] = []
             self.tokens: dict[str, tuple[str, str]] = {}

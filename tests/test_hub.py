@@ -20,20 +20,6 @@ TOKEN = SENTINEL_HF
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeHub() as hub:
-        yield hub
-
-
-@pytest.fixture
-def fake_hub(server: FakeHub) -> FakeHub:
-    server.reset()
-    server.page_size = 1000
-    server.add_token(TOKEN, user="alice")
-    return server
-
-
 @pytest.fixture
 def client(fake_hub: FakeHub) -> HubClient:
     return HubClient(fake_hub.url, TOKEN, router_url=fake_hub.router_url, cache=SearchCache())

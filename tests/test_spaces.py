@@ -21,19 +21,12 @@ TOKEN = SENTINEL_HF
 SESSION = "session-abc"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeHub() as hub:
-        yield hub
-
-
 @pytest.fixture
-def fake_hub(server: FakeHub) -> FakeHub:
-    server.reset()
-    server.add_token(TOKEN, user="alice")
-    server.add_space(FakeSpace("alice/existing", sdk="docker", private=True, title="Existing",
-                               files={"README.md": b"---\nsdk: docker\n---\n", "old.txt": b"old"}))
-    return server
+def fake_hub(fake_hub: FakeHub) -> FakeHub:
+    """conftest's fake Hub (TOKEN is alice's) with one Space of hers."""
+    fake_hub.add_space(FakeSpace("alice/existing", sdk="docker", private=True, title="Existing",
+                                 files={"README.md": b"---\nsdk: docker\n---\n", "old.txt": b"old"}))
+    return fake_hub
 
 
 @pytest.fixture

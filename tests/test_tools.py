@@ -23,19 +23,12 @@ from tests.fake_hub import FakeHub, FakeSpace
 TOKEN = SENTINEL_HF
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeHub() as hub:
-        yield hub
-
-
 @pytest.fixture
-def fake_hub(server: FakeHub) -> FakeHub:
-    server.reset()
-    server.add_token(TOKEN, user="alice")
-    server.add_space(FakeSpace("alice/app", sdk="docker", private=True,
-                               run_logs=[f"line {i}\n" for i in range(8)]))
-    return server
+def fake_hub(fake_hub: FakeHub) -> FakeHub:
+    """conftest's fake Hub (TOKEN is alice's) with one Space of hers that has run logs."""
+    fake_hub.add_space(FakeSpace("alice/app", sdk="docker", private=True,
+                                 run_logs=[f"line {i}\n" for i in range(8)]))
+    return fake_hub
 
 
 @pytest.fixture
