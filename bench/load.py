@@ -191,14 +191,15 @@ def percentile(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- what counts as a clear error
 
 _ATTEMPT_WORDS = {*PLAIN_WORDS.values(), "skipped: cooling down after recent failures"}
-_ATTEMPT_LINE = re.compile(r"^- \S+ / .+ with (byok|shared|demo) key: (?P<words>[^()]+?)( \(HTTP \d{3}\))?$")
+_ATTEMPT_LINE = re.compile(r"^- \S+ / .+ with (byok|shared|demo) key: (?P<words>[^()—]+?)( \(HTTP \d{3}\))?"
+                           r"( — (?P<detail>.+))?$")
 
 
 def plain_words(message: str, sentinels: tuple[str, ...] = ()) -> bool:
     """Is this the text of an AllProvidersFailed or a StreamInterrupted, in plain words and without a key?
 
     AllProvidersFailed: a sentence, one line per attempt (`- provider / model with byok key: timed out
-    (HTTP 504)`), then `What to do: …`. StreamInterrupted: says the partial text is kept."""
+    (HTTP 504) — the provider's own words`), then `What to do: …`. StreamInterrupted: says the partial text is kept."""
     if not message or not message.strip() or "Traceback" in message:
         return False
     if any(s and s in message for s in sentinels):

@@ -99,8 +99,9 @@ class AllProvidersFailed(SpacesOSError):
             status = f" (HTTP {a.http_status})" if a.http_status else ""
             words = PLAIN_WORDS.get(a.outcome, a.outcome) if a.outcome != "cooldown_skip" else \
                 "skipped: cooling down after recent failures"
+            detail = " ".join(str(a.error).split())[:200] if a.error and a.outcome != "cooldown_skip" else ""
             lines.append(f"- {a.provider} / {a.model or 'default model'} with {a.key_source} key: "
-                         f"{words}{status}")
+                         f"{words}{status}" + (f" — {detail}" if detail else ""))
         kinds = [ErrorKind(a.outcome) for a in attempts if a.outcome in ErrorKind.__members__.values()]
         if kinds:
             lines.append(f"What to do: {WHAT_TO_DO[kinds[-1]]}.")

@@ -167,3 +167,15 @@ def test_no_proxy_exempts_a_host(fake, monkeypatch):
     p = provider({"local": {"url": fake.url}}, "local")
     assert p.chat(ChatRequest(MSG, "m"), "k", 5).text == model_answer(MSG)
     assert fake.requests[0].path == "/v1/chat/completions"
+
+
+def test_an_unusable_proxy_in_the_environment_is_a_clear_error_without_its_password(fake, monkeypatch, db_path):
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "ftp://user:proxy-secret@127.0.0.1:9")
+    router = Router.from_config({"local": {"url": fake.url, "api_key": "k"}}, db=db_path)
+    with pytest.raises(AllProvidersFailed) as info:
+        router.chat(MSG)
+    message = str(info.value)
+    assert "ftp:// proxy set in the environment cannot be used" in message and "NO_PROXY" in message
+    assert "proxy-secret" not in message and fake.requests == []

@@ -77,9 +77,17 @@ class OpenAICompatibleProvider(Provider):
                     # A visitor's endpoint: every connection is checked against SSRF targets.
                     self._transport = GuardedTransport()
                 elif self._transport is None:
-                    self._transport = httpx.HTTPTransport(
-                        verify=_ssl_context(), proxy=environment_proxy(self.chat_url),
-                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+                    proxy = environment_proxy(self.chat_url)
+                    try:
+                        self._transport = httpx.HTTPTransport(
+                            verify=_ssl_context(), proxy=proxy,
+                            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+                    except (ImportError, ValueError) as e:      # socks5:// without socksio, ftp://…
+                        scheme = urlparse(proxy or "").scheme or "?"   # the URL may hold a password
+                        raise ProviderError(ErrorKind.BAD_REQUEST, f"{self.name}: the {scheme}:// proxy set in "
+                                            f"the environment cannot be used ({type(e).__name__}). Fix "
+                                            "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, or add this host to "
+                                            "NO_PROXY.") from None
         return self._transport
 
     def close(self) -> None:
