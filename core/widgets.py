@@ -1,8 +1,9 @@
 """Streamlit pieces every page shares: the cached services, this session's state, the sidebar with
 key status, the demo banner and friendly error boxes.
 
-This is the one module of `core/` that imports Streamlit. Keys live only in `st.session_state`
-(per browser session), never in `st.cache_resource` (shared by all sessions).
+Streamlit is imported in `core/` only here, in `widgets_graph.py` and in the `spaces_page/` package
+(the Spaces page's tabs); everything else in `core/` is tested without it. Keys live only in
+`st.session_state` (per browser session), never in `st.cache_resource` (shared by all sessions).
 """
 
 from __future__ import annotations
