@@ -81,26 +81,16 @@ class Budget:
     def __init__(self, store, settings: HostedSettings):
         self.store = store
         self.settings = settings
-        self._lock = threading.RLock()     # acquire() holds it across status()
+        self._lock = threading.Lock()
         self._started: dict[str, collections.deque[float]] = {}     # session hash → start times, last 60 s
 
     def status(self, session_hash: str | None, now: float | None = None) -> BudgetStatus:
         if not self.settings.enabled or not session_hash:
             return BudgetStatus(True)
         now = time.time() if now is None else now
-        spend = self.store.shared_spend(session_hash, minute_since=now - 60, day_since=now - 86400)
+        spend = self._spend(session_hash, now)
         with self._lock:
-            started = self._recent(session_hash, now)
-        spend["requests_last_minute"] = max(spend["requests_last_minute"], started)
-        s = self.settings
-        status = BudgetStatus(True, "", spend["requests_last_minute"], spend["tokens_today"], spend["usd_today"])
-        if spend["requests_last_minute"] >= s.requests_per_minute:
-            status.ok, status.reason = False, f"{s.requests_per_minute} requests a minute on the shared keys"
-        elif spend["tokens_today"] >= s.tokens_per_day:
-            status.ok, status.reason = False, f"{s.tokens_per_day:,} tokens a day on the shared keys"
-        elif spend["usd_today"] >= s.usd_per_day:
-            status.ok, status.reason = False, f"${s.usd_per_day:.2f} a day on the shared keys"
-        return status
+            return self._judge(spend, self._recent(session_hash, now))
 
     def acquire(self, session_hash: str | None, now: float | None = None) -> tuple[BudgetStatus, float | None]:
         """Check the budget and, if it allows a request, count one at once. Returns the status and a
@@ -108,12 +98,30 @@ class Budget:
         if not self.settings.enabled or not session_hash:
             return BudgetStatus(True), None
         now = time.time() if now is None else now
-        with self._lock:         # check and count as one step, or parallel requests all pass the check
-            status = self.status(session_hash, now)
+        spend = self._spend(session_hash, now)      # read outside the lock: other visitors don't wait on it
+        with self._lock:         # the in-memory check and count are one step, or parallel requests all pass
+            status = self._judge(spend, self._recent(session_hash, now))
             if not status.ok:
                 return status, None
             self._started.setdefault(session_hash, collections.deque()).append(now)
             return status, now
+
+    def _spend(self, session_hash: str, now: float) -> dict[str, Any]:
+        return self.store.shared_spend(session_hash, minute_since=now - 60, day_since=now - 86400)
+
+    def _judge(self, spend: dict[str, Any], started: int) -> BudgetStatus:
+        """The rows are the ledger; requests this process started in the last minute count too (their
+        rows may not be written yet)."""
+        s = self.settings
+        requests = max(spend["requests_last_minute"], started)
+        status = BudgetStatus(True, "", requests, spend["tokens_today"], spend["usd_today"])
+        if requests >= s.requests_per_minute:
+            status.ok, status.reason = False, f"{s.requests_per_minute} requests a minute on the shared keys"
+        elif spend["tokens_today"] >= s.tokens_per_day:
+            status.ok, status.reason = False, f"{s.tokens_per_day:,} tokens a day on the shared keys"
+        elif spend["usd_today"] >= s.usd_per_day:
+            status.ok, status.reason = False, f"${s.usd_per_day:.2f} a day on the shared keys"
+        return status
 
     def release(self, session_hash: str, ticket: float) -> None:
         """Un-count a request that ended up not using the shared keys (e.g. the visitor's own key answered)."""
