@@ -136,7 +136,3 @@ class GuardedTransport(httpx.HTTPTransport):
             if isinstance(e.__cause__, BlockedURL) or isinstance(e.__context__, BlockedURL):
                 raise BlockedURL(str(e.__cause__ or e.__context__)) from None
             raise
-
-
-def guarded_client(resolver: Resolver | None = None) -> httpx.Client:
-    return httpx.Client(transport=GuardedTransport(resolver), follow_redirects=False, trust_env=False)
