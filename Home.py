@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.widgets import init_session
+from core.app.widgets import init_session
 
 st.set_page_config(page_title="Spaces OS", page_icon="🛰️", layout="wide")
 init_session()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Offline evaluation of core.classifier: router metrics, labelled-set accuracy, speed.
+"""Offline evaluation of core.agent.classifier: router metrics, labelled-set accuracy, speed.
 
 1. QUICK-vs-COMPLEX as a weak/strong router on the shared RouteLLM outcome data (GSM8K,
    MMLU, MT-Bench): `complexity_score` is the router score; APGR (grid mean and
@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `core` importable
     sys.path.insert(0, str(ROOT))
 
-from core.classifier import DEFAULT_COMPLEX_THRESHOLD, Label, classify, complexity_score  # noqa: E402
-from core.routing_eval import (  # noqa: E402
+from core.agent.classifier import DEFAULT_COMPLEX_THRESHOLD, Label, classify, complexity_score  # noqa: E402
+from core.agent.routing_eval import (  # noqa: E402
     DATA_ENV_VAR,
     DEFAULT_STEPS,
     OutcomeSet,

@@ -47,10 +47,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.agent.manager import Manager  # noqa: E402
 from core.errors import PLAIN_WORDS, AllProvidersFailed, StreamInterrupted  # noqa: E402
-from core.hosted import Budget, HostedSettings  # noqa: E402
-from core.manager import Manager  # noqa: E402
-from core.router import Router  # noqa: E402
+from core.llm.budget import Budget, HostedSettings  # noqa: E402
+from core.llm.router import Router  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.fake_openai import model_answer  # noqa: E402
 from tests.fault_server import ServerProcess, start_servers  # noqa: E402
@@ -504,7 +504,7 @@ def run_load(spec: LoadSpec, workdir: str | os.PathLike) -> LoadReport:
     both) and restores them; clears Streamlit's resource cache before and after."""
     import streamlit as st
 
-    from core import widgets
+    from core.app import widgets
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

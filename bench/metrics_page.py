@@ -40,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import charts  # noqa: E402
+from core.app.views import charts  # noqa: E402
 from core.store import Store  # noqa: E402
 
 DAY = 86400.0
@@ -169,7 +169,7 @@ def pandas_baseline(path: Path, since: float, until: float, buckets: int = 48) -
 
 APPTEST_SCRIPT = '''
 import streamlit as st
-from core import charts
+from core.app.views import charts
 from core.store import Store
 
 @st.cache_resource

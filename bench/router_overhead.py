@@ -141,7 +141,7 @@ def _httpx_calls(ok: str, fail: str) -> Makers:
 
 def _router_calls(ok: str, fail: str) -> Makers:
     sys.path.insert(0, str(ROOT))
-    from core.router import Router
+    from core.llm.router import Router
 
     tmp = tempfile.mkdtemp(prefix="bench-router-")
     built: list[Router] = []

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from core.agent_loop import AgentLoop
-from core.chat_view import (
+from core.app.views.chat import (
     agent_facts,
     compare_targets,
     facts_line,
@@ -13,10 +12,11 @@ from core.chat_view import (
     step_view,
     wants_tools,
 )
+from core.app.views.spaces import choose_hub_token, session_clients
+from core.app.widgets import demo_banner, identity, require_services, session_keys
 from core.errors import SpacesOSError
-from core.spaces_view import choose_hub_token, session_clients
-from core.tools import build_hub_tools
-from core.widgets import demo_banner, identity, require_services, session_keys
+from core.tools.agent_loop import AgentLoop
+from core.tools.registry import build_hub_tools
 
 svc = require_services()
 ss = st.session_state

@@ -1,14 +1,14 @@
 """Metrics: latency, TTFT, requests by label/provider/model, tokens and cost, errors and fallbacks.
 
-Every figure is aggregated in SQL (core/store/metrics.py) and drawn by a pure builder (core/charts.py).
+Every figure is aggregated in SQL (core/store/metrics.py) and drawn by a pure builder (core/app/views/charts.py).
 """
 
 import time
 
 import streamlit as st
 
-from core import charts
-from core.widgets import require_services
+from core.app.views import charts
+from core.app.widgets import require_services
 
 WINDOWS = {"Last hour": 3600, "Last 24 hours": 86400, "Last 7 days": 7 * 86400, "Last 30 days": 30 * 86400}
 

@@ -5,8 +5,8 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core.keys import mask
-from core.widgets import demo_banner, require_services, session_keys
+from core.app.widgets import demo_banner, require_services, session_keys
+from core.llm.keys import mask
 
 svc = require_services()
 keys = session_keys()

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.keys import mask
-from core.provider_view import check_health, key_problem, model_catalogue
-from core.widgets import demo_banner, require_services, set_key
+from core.app.views.providers import check_health, key_problem, model_catalogue
+from core.app.widgets import demo_banner, require_services, set_key
+from core.llm.keys import mask
 
 svc = require_services()
 ss = st.session_state

@@ -6,12 +6,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.route_graph import build_route_graph
-from core.routing_rules import RulesError, save_rules_text
-from core.routing_view import EVENT_KINDS, decision_log, label_routes, last_decision, provider_rows
-from core.services import apply_rules
-from core.widgets import require_services, session_keys
-from core.widgets_graph import render_route_graph_keyed
+from core.agent.rules import RulesError, save_rules_text
+from core.app.services import apply_rules
+from core.app.views.route_graph import build_route_graph
+from core.app.views.routing import EVENT_KINDS, decision_log, label_routes, last_decision, provider_rows
+from core.app.widgets import require_services, session_keys
+from core.app.widgets_graph import render_route_graph_keyed
 
 svc = require_services()
 keys = session_keys()

@@ -5,10 +5,10 @@ only its masked form is ever shown. The Hub is `HF_ENDPOINT` (through the servic
 Hub while the page loads: searches run when the form is submitted, My Spaces loads when its tab opens,
 and waits and log tails stop at a time limit.
 
-Build from an idea runs the build agent (`core.build_agent`) in a background thread of this session
-(`core.build_view`); the tab follows the run from the database every second and never waits for it.
+Build from an idea runs the build agent (`core.build.agent`) in a background thread of this session
+(`core.app.views.build`); the tab follows the run from the database every second and never waits for it.
 
-The layout of each tab lives in `core.spaces_page` (one module per tab); this page sets up the session's
+The layout of each tab lives in `core.app.spaces_page` (one module per tab); this page sets up the session's
 Hub clients and hands them to the tabs in a `SpacesPageContext`.
 
 Environment (read once, here): `SPACES_OS_HF_ROUTER_URL`, optional, is the inference router whose
@@ -20,15 +20,15 @@ import os
 
 import streamlit as st
 
-from core.spaces_page import (
+from core.app.spaces_page import (
     SpacesPageContext,
     build_section,
     mcp_section,
     my_spaces_section,
     search_section,
 )
-from core.spaces_view import choose_hub_token, session_clients
-from core.widgets import identity, require_services, session_keys
+from core.app.views.spaces import choose_hub_token, session_clients
+from core.app.widgets import identity, require_services, session_keys
 
 ROUTER_URL = os.environ.get("SPACES_OS_HF_ROUTER_URL") or None
 

@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("HF_HUB_OFFLINE", "0")
 
+from core import demo  # noqa: E402
 from tests.fake_hub import FakeHub  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
@@ -23,6 +24,7 @@ from tests.fake_openai import FakeOpenAI  # noqa: E402
 SENTINEL_KEY = "SENTINEL-byok-9d1e2f3a4b5c6d7e"
 SENTINEL_HF = "hf_SENTINELbyok0123456789abcdef"
 CAPTURED_LOGS: list[str] = []
+demo.install()   # the demo model answers the build agent and plans tools, as in the app
 
 
 class _Capture(logging.Handler):

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from core.agent_loop import AgentLoop
-from core.config import load_config
-from core.hub import HubClient, SearchCache
-from core.router import Router
-from core.spaces import SpaceManager
+from core.hub.client import HubClient, SearchCache
+from core.hub.spaces import SpaceManager
+from core.llm.config import load_config
+from core.llm.router import Router
 from core.store import Store
-from core.tools import Tool, ToolRegistry, build_hub_tools
+from core.tools.agent_loop import AgentLoop
+from core.tools.registry import Tool, ToolRegistry, build_hub_tools
 from tests.conftest import SENTINEL_HF, SENTINEL_KEY
 from tests.fake_hub import FakeHub, FakeModel, FakeSpace
 from tests.fake_openai import Reply

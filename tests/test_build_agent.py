@@ -13,12 +13,12 @@ import re
 
 import pytest
 
-from core.build_agent import BuildAgent, marked_step, validate_files
-from core.demo_builds import render_template, templates
-from core.file_format import render_files
-from core.hub import HubClient
-from core.router import Router
-from core.spaces import SpaceManager
+from core.build.agent import BuildAgent, marked_step, validate_files
+from core.build.file_format import render_files
+from core.demo.builds import render_template, templates
+from core.hub.client import HubClient
+from core.hub.spaces import SpaceManager
+from core.llm.router import Router
 from core.store import Store
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeHub, FakeModel
@@ -340,8 +340,8 @@ def test_validation_catches_what_would_break_or_leak(change, problem):
 
 
 def test_demo_provider_answers_build_prompts_only_when_marked_and_complete():
-    from core.build_agent import embed_json, marker
-    from core.providers.demo import demo_answer
+    from core.build.agent import embed_json, marker
+    from core.llm.providers.demo import demo_answer
     idea = {"role": "user", "content": f"{marker('understand')}\n{embed_json('IDEA', {'idea': 'a gradio chatbot'})}"}
     assert json.loads(demo_answer([idea]))["sdk_preference"] == "gradio"
     assert "=== FILE" not in demo_answer([{"role": "user", "content": "write files for a sentiment app"}])

@@ -1,5 +1,5 @@
 """The "Build from an idea" wizard on the Spaces page, under AppTest, against the fake Hub on 127.0.0.1.
-The wizard's plain logic (`core/build_view.py`) is tested first, without Streamlit.
+The wizard's plain logic (`core/app/views/build.py`) is tested first, without Streamlit.
 
 How the LLM is set up, and why. The wizard hands the agent this session's keys as LLM keys, exactly
 as Chat does, and the Hub token separately (as its `HubClient`/`SpaceManager`). A session's
@@ -28,7 +28,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.build_view import (
+from core.app.views.build import (
     BuildJob,
     active_job,
     build_token,
@@ -45,11 +45,11 @@ from core.build_view import (
     start_build,
     step_views,
 )
-from core.providers.demo import demo_answer
-from core.router import Router
-from core.spaces_view import HubToken
+from core.app.views.spaces import HubToken
+from core.build.workflow import RunState, StepState, WorkflowError
+from core.llm.providers.demo import demo_answer
+from core.llm.router import Router
 from core.store import Store
-from core.workflow import RunState, StepState, WorkflowError
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeHub, FakeModel
 from tests.fake_openai import FakeOpenAI
@@ -64,7 +64,7 @@ STEPS = ["Understand the idea", "Choose the SDK and the model", "Generate the fi
          "Local preview", "Create the Space and commit", "Follow the build", "Report"]
 
 
-# --------------------------------------------------------------------------- core/build_view.py
+# --------------------------------------------------------------------------- core/app/views/build.py
 
 
 def step(name: str, title: str, position: int, status: str, **extra) -> StepState:
@@ -393,7 +393,7 @@ def test_hosted_console_keeps_preview_off_and_its_shared_token_for_itself(hub, m
     hub.add_token(SHARED, user="owner")
     # Hosted, a session is its visitor (address + browser). AppTest's address is a new MagicMock on every
     # run, so the visitor is pinned here as a real browser's would be.
-    monkeypatch.setattr("core.widgets.visitor_identity", lambda ip, agent, fallback: "v-test-visitor")
+    monkeypatch.setattr("core.app.widgets.visitor_identity", lambda ip, agent, fallback: "v-test-visitor")
     at = open_build_tab(token=None)
     body = texts(at)
     assert "Local preview is **off** on this hosted console" in body

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import plotly.graph_objects as go
 import pytest
 
-from core import charts
+from core.app.views import charts
 
 T0 = 1_700_000_000.0
 

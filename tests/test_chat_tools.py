@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.chat_view import wants_tools
+from core.app.views.chat import wants_tools
 from tests.fake_hub import FakeHub, FakeSpace
 from tests.fake_openai import Reply
 

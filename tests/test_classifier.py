@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.classifier import (
+from core.agent.classifier import (
     _URGENCY_TOKEN,
     _URGENT_CUES,
     DEFAULT_COMPLEX_THRESHOLD,
@@ -20,7 +20,7 @@ from core.classifier import (
     classify,
     complexity_score,
 )
-from core.routing_eval import (
+from core.agent.routing_eval import (
     evaluate_router,
     load_correctness,
     pgr_curve,

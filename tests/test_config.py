@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import OPENROUTER_BASE, find_config_path, load_config
 from core.errors import ConfigError
+from core.llm.config import OPENROUTER_BASE, find_config_path, load_config
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "design"
 SHAPES = [SHARED / "agentic-config.shape1.yaml", SHARED / "agentic-config.shape2.yaml"]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.file_format import (
+from core.build.file_format import (
     MAX_FILE_CHARS,
     MAX_FILES,
     FileFormatError,

@@ -9,12 +9,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.config import load_config
+from core.agent.manager import Manager
 from core.errors import AllProvidersFailed, ConfigError, SpacesOSError
-from core.hosted import Budget, HostedSettings, hosted_settings, visitor_identity
-from core.keys import session_hash
-from core.manager import Manager
-from core.router import Router
+from core.llm.budget import Budget, HostedSettings, hosted_settings, visitor_identity
+from core.llm.config import load_config
+from core.llm.keys import session_hash
+from core.llm.router import Router
 from core.store import Store
 from tests.conftest import SENTINEL_KEY
 from tests.fake_openai import Reply

@@ -11,8 +11,8 @@ from email.utils import format_datetime
 import httpx2
 import pytest
 
-from core.hub import HubClient, SearchCache, parse_router_model
-from core.hub_errors import HubActionError, HubErrorKind, retry_after_seconds, to_hub_error
+from core.hub.client import HubClient, SearchCache, parse_router_model
+from core.hub.errors import HubActionError, HubErrorKind, retry_after_seconds, to_hub_error
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeHub, FakeModel
 

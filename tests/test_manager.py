@@ -9,11 +9,11 @@ import time
 
 import pytest
 
+from core.agent.manager import Manager
+from core.agent.rules import RulesError, load_rules, parse_rules_text
 from core.errors import SpacesOSError
-from core.manager import Manager
-from core.providers.demo import demo_answer
-from core.router import Router
-from core.routing_rules import RulesError, load_rules, parse_rules_text
+from core.llm.providers.demo import demo_answer
+from core.llm.router import Router
 from core.store import Store
 from tests.fake_openai import Reply, Status, model_answer
 

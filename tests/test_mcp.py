@@ -1,7 +1,7 @@
 """Real MCP round trips on 127.0.0.1, both ways.
 
-Our server (`python -m core.mcp_server --http PORT`, a subprocess against the fake Hub and the fake model
-servers) driven by the SDK's own client; and our client (`core.mcp_client`) driving a small MCPServer written
+Our server (`python -m core.app.mcp_server --http PORT`, a subprocess against the fake Hub and the fake model
+servers) driven by the SDK's own client; and our client (`core.tools.mcp_client`) driving a small MCPServer written
 here, plus a down server, a server that refuses the token and a server too slow to answer.
 """
 
@@ -28,11 +28,15 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.agent_loop import AgentLoop
-from core.config import load_config
+from core.app.mcp_server import McpServices, build_server, route_chat_tool
 from core.errors import ConfigError
-from core.hub import HubClient, SearchCache
-from core.mcp_client import (
+from core.hub.client import HubClient, SearchCache
+from core.hub.spaces import SpaceManager
+from core.llm.config import load_config
+from core.llm.router import Router
+from core.store import Store
+from core.tools.agent_loop import AgentLoop
+from core.tools.mcp_client import (
     McpConnection,
     McpServerConfig,
     McpToolError,
@@ -40,11 +44,7 @@ from core.mcp_client import (
     load_mcp_tools,
     mcp_server_configs,
 )
-from core.mcp_server import McpServices, build_server, route_chat_tool
-from core.router import Router
-from core.spaces import SpaceManager
-from core.store import Store
-from core.tools import ToolRegistry, build_hub_tools
+from core.tools.registry import ToolRegistry, build_hub_tools
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeHub, FakeSpace
 from tests.fake_openai import Reply, Status
@@ -94,10 +94,10 @@ def server_env(hub: FakeHub, fake_server, fake_server_b, tmp_path_factory) -> di
 
 @pytest.fixture(scope="module")
 def spaces_os_server(server_env: dict[str, str]):
-    """`python -m core.mcp_server --http PORT` as a subprocess; yields its URL."""
+    """`python -m core.app.mcp_server --http PORT` as a subprocess; yields its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "AGENTIC_CONFIG")} | server_env
-    proc = subprocess.Popen([sys.executable, "-m", "core.mcp_server", "--http", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "core.app.mcp_server", "--http", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, proc)
@@ -195,7 +195,7 @@ def test_with_the_flag_mutations_run_and_a_failed_route_chat_is_an_error_result(
 
 
 def test_the_stdio_mode_serves_the_same_tools(server_env):
-    params = StdioServerParameters(command=sys.executable, args=["-m", "core.mcp_server"], cwd=str(ROOT),
+    params = StdioServerParameters(command=sys.executable, args=["-m", "core.app.mcp_server"], cwd=str(ROOT),
                                    env=server_env)
 
     async def listed() -> list[str]:

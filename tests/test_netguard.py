@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.config import ProviderConfig
 from core.errors import AllProvidersFailed
-from core.netguard import BlockedURL, GuardedTransport, address_problem, check_url, resolve_checked
-from core.router import Router
+from core.llm.config import ProviderConfig
+from core.llm.netguard import BlockedURL, GuardedTransport, address_problem, check_url, resolve_checked
+from core.llm.router import Router
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -59,7 +59,7 @@ def test_dns_rebinding_is_caught_at_connect_time(fake):
 
 
 def test_guarded_provider_turns_a_block_into_a_clear_error(fake, db_path, monkeypatch):
-    monkeypatch.setattr("core.netguard.system_resolver", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr("core.llm.netguard.system_resolver", lambda host, port: ["127.0.0.1"])
     endpoint = ProviderConfig(name="mine", kind="openai_compatible", base_url="https://mine.example/v1/chat/completions",
                               options={"guarded": True})
     router = Router.from_config({"demo": {"pace_ms": 0}}, db=db_path)

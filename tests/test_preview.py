@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core import preview
-from core.demo_builds import render_template
-from core.file_format import write_files
-from core.preview import Limits, _limiter, preview_app, stop_group
+from core.build import preview
+from core.build.file_format import write_files
+from core.build.preview import Limits, _limiter, preview_app, stop_group
+from core.demo.builds import render_template
 
 PLAN = {"title": "Preview test", "summary": "A test app.", "model": "org/model", "provider": "auto"}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import load_config
 from core.errors import AllProvidersFailed, ErrorKind, ProviderError
-from core.providers import ChatRequest, build_provider
-from core.providers.demo import demo_answer
-from core.router import Router
+from core.llm.config import load_config
+from core.llm.providers import ChatRequest, build_provider
+from core.llm.providers.demo import demo_answer
+from core.llm.router import Router
 from tests.conftest import SENTINEL_HF
 from tests.fake_openai import Reply, Status, model_answer
 

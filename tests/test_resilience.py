@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from bench.load import ANSWERED, CLEAR, OTHER, WRONG, LoadReport, LoadSpec, plain_words, run_load, summary
-from core.config import load_config
 from core.errors import AllProvidersFailed, ErrorKind, ProviderError, StreamInterrupted
-from core.router import Router
+from core.llm.config import load_config
+from core.llm.router import Router
 from tests.conftest import CAPTURED_LOGS, SENTINEL_HF, SENTINEL_KEY
 from tests.fake_openai import Hang, NotJSON, Status, StreamThenError, Truncated
 from tests.fault_server import FAULTS, CutBody, FaultyOpenAI, Reset

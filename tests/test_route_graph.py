@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from core import route_graph as rg
-from core.route_graph import build_route_graph, to_agraph, to_dot
+from core.app.views import route_graph as rg
+from core.app.views.route_graph import build_route_graph, to_agraph, to_dot
 
 PROVIDERS = [
     {"name": "openrouter", "kind": "openrouter", "models": ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4"],
@@ -131,8 +131,8 @@ def test_keyed_agraph_wrapper_renders_the_component_and_returns_an_injected_clic
 
     script = """
 import streamlit as st
-from core.route_graph import build_route_graph
-from core.widgets_graph import render_route_graph_keyed
+from core.app.views.route_graph import build_route_graph
+from core.app.widgets_graph import render_route_graph_keyed
 graph = build_route_graph([{"name": "hf", "kind": "huggingface", "models": ["m"], "status": "ready"}], None, [])
 clicked = render_route_graph_keyed(graph, key="route_graph")
 render_route_graph_keyed(graph, key="route_graph_2")        # a second graph: no duplicate-id error

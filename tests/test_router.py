@@ -8,7 +8,7 @@ import time
 import pytest
 
 from core.errors import AllProvidersFailed, StreamInterrupted
-from core.router import Router
+from core.llm.router import Router
 from core.store import Store
 from tests.conftest import SENTINEL_KEY
 from tests.fake_openai import Hang, NotJSON, Reply, Status, StreamThenError, Truncated, model_answer

@@ -7,7 +7,7 @@ from huggingface_hub.utils import validate_repo_id as library_validate_repo_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.space_names import InvalidRepoIdError, hub_page_url, validate_repo_id, validate_repo_name
+from core.hub.names import InvalidRepoIdError, hub_page_url, validate_repo_id, validate_repo_name
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.hub import HubClient
-from core.hub_errors import HubActionError, HubErrorKind
-from core.keys import session_hash
-from core.spaces import SpaceManager, streamlit_template_files
+from core.hub.client import HubClient
+from core.hub.errors import HubActionError, HubErrorKind
+from core.hub.spaces import SpaceManager, streamlit_template_files
+from core.llm.keys import session_hash
 from core.store import Store
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeHub, FakeSpace
@@ -502,7 +502,7 @@ def test_a_failing_recorder_does_not_undo_the_action(fake_hub: FakeHub, caplog: 
             raise RuntimeError("disk full")
 
     manager = SpaceManager(fake_hub.url, TOKEN, store=BrokenStore(), session=SESSION)
-    with caplog.at_level(logging.WARNING, logger="core.spaces"):
+    with caplog.at_level(logging.WARNING, logger="core.hub.spaces"):
         assert manager.pause("alice/existing").stage == "PAUSED"
     assert "could not record space action pause" in caplog.text
 

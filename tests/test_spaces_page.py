@@ -1,6 +1,6 @@
 """The Spaces page against the fake Hub under AppTest: what the user sees and what the Hub received
 (paths, query parameters, payloads, committed files, the Authorization header), every error in words.
-The page's plain logic (`core/spaces_view.py`) is tested first, without Streamlit."""
+The page's plain logic (`core/app/views/spaces.py`) is tested first, without Streamlit."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.hub import SearchCache, SearchPage
-from core.hub_errors import HubActionError, HubErrorKind
-from core.spaces_view import (
+from core.app.views.spaces import (
     HubToken,
     SearchRequest,
     choose_hub_token,
@@ -27,6 +25,8 @@ from core.spaces_view import (
     session_clients,
     tail_logs,
 )
+from core.hub.client import SearchCache, SearchPage
+from core.hub.errors import HubActionError, HubErrorKind
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeHub, FakeModel, FakeSpace
 
@@ -37,7 +37,7 @@ SHARED = "hf_SHAREDtoken00000000-wxyz"        # the config's shared token (HF_TO
 SECRET_VALUE = "sk-or-v1-secretvalue0123456789abcdef"
 
 
-# --------------------------------------------------------------------------- core/spaces_view.py
+# --------------------------------------------------------------------------- core/app/views/spaces.py
 
 
 class _Provider:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from core.hub import HubClient, SearchCache
-from core.hub_errors import HubActionError, HubErrorKind
-from core.spaces import SpaceManager
-from core.tools import (
+from core.hub.client import HubClient, SearchCache
+from core.hub.errors import HubActionError, HubErrorKind
+from core.hub.spaces import SpaceManager
+from core.tools.registry import (
     Tool,
     ToolArgumentError,
     ToolNotFoundError,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import AllProvidersFailed, SpacesOSError, StreamInterrupted
-from core.router import Router
+from core.llm.router import Router
 from tests.conftest import CAPTURED_LOGS, SENTINEL_HF, SENTINEL_KEY
 from tests.fake_openai import Hang, NotJSON, Status, StreamThenError, Truncated
 
@@ -75,6 +75,6 @@ def test_sentinel_key_is_nowhere_after_the_suite(fake, fake_b, tmp_path_factory,
 
 @pytest.mark.parametrize("sentinel", SENTINELS)
 def test_redaction_masks_the_exact_key_even_when_it_looks_like_nothing(sentinel):
-    from core.keys import mask, redact
+    from core.llm.keys import mask, redact
     text = redact(f"server said: bad key {sentinel}!", [sentinel])
     assert sentinel not in text and mask(sentinel) in text

@@ -131,7 +131,7 @@ def _v3(conn: sqlite3.Connection) -> None:
 
 
 def _v4(conn: sqlite3.Connection) -> None:
-    """Workflow runs and their steps (core/workflow.py; the build agent is the first workflow)."""
+    """Workflow runs and their steps (core/build/workflow.py; the build agent is the first workflow)."""
     _run(conn,
         """
         CREATE TABLE workflow_runs (

@@ -1,4 +1,4 @@
-"""Workflow runs and steps (tables from migration `_v4`): the SQL behind `core.workflow`.
+"""Workflow runs and steps (tables from migration `_v4`): the SQL behind `core.build.workflow`.
 
 A run row holds the run's status, inputs and final outputs; one step row per (run, step name) holds
 that step's status, attempts, inputs digest, outputs (a checkpoint while it runs), progress notes,

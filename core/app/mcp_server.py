@@ -1,0 +1,184 @@
+"""Spaces OS as an MCP server: Hub search and details, Space status, logs and lifecycle, and `route_chat`.
+
+    python -m core.app.mcp_server                      # stdio: an MCP client starts it as a subprocess
+    python -m core.app.mcp_server --http 8765          # Streamable HTTP at http://127.0.0.1:8765/mcp
+    python -m core.app.mcp_server --allow-mutations    # let clients restart, pause and delete Spaces
+
+Config comes from the usual lookup (`$AGENTIC_CONFIG`, then ./agentic-config.yaml, else the environment),
+the Hub from `$HF_ENDPOINT` with the configured HF token, the store from `$SPACES_OS_DB`. `route_chat`
+goes through the router (fallback, cooldowns) and records usage like the console does. Tools that change
+a Space are listed but refuse to run unless the server was started with `--allow-mutations`: the
+client's user never sees our confirmation dialog, so the server's owner decides up front.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio
+import mcp_types
+from mcp.server import Server
+from mcp.server.stdio import stdio_server
+
+from core import demo
+from core.errors import ConfigError, SpacesOSError
+from core.hub.client import DEFAULT_ENDPOINT, HubClient, SearchCache
+from core.hub.spaces import SpaceManager
+from core.llm.config import load_config
+from core.llm.router import Router
+from core.store import Store, default_db_path
+from core.tools.registry import JSON, Tool, ToolRegistry, build_hub_tools
+
+log = logging.getLogger("spaces_os.mcp_server")
+
+SERVER_NAME = "spaces-os"
+SESSION = "mcp-server"           # usage rows and Space actions from MCP clients are grouped under this
+MUTATIONS_OFF = " Disabled on this server: it was started without --allow-mutations."
+INSTRUCTIONS = ("Spaces OS: search the Hugging Face Hub, read Space status and logs, and send chat requests "
+                "through a router with provider fallback (`route_chat`). Tools that change a Space run only "
+                "when the server was started with --allow-mutations.")
+
+
+@dataclass
+class McpServices:
+    router: Router
+    registry: ToolRegistry
+    allow_mutations: bool = False
+
+
+def build_mcp_services(env: Mapping[str, str] | None = None, *, allow_mutations: bool = False) -> McpServices:
+    """Config → router, Hub client, Space manager → the tool registry. Raises `ConfigError`."""
+    demo.install()
+    env = dict(os.environ) if env is None else dict(env)
+    config = load_config(None, env=env)
+    store = Store(default_db_path(env))
+    router = Router(config, store)
+    hf = next((p for p in config.providers if p.kind == "huggingface"), None)
+    token = (hf.api_key if hf is not None else None) or env.get("HF_TOKEN") or None
+    hub = HubClient(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT, token, cache=SearchCache())
+    registry = build_hub_tools(hub, SpaceManager(hub, store=store, session=SESSION))
+    registry.register(route_chat_tool(router))
+    return McpServices(router, registry, allow_mutations)
+
+
+def route_chat_tool(router: Router, session: str = SESSION) -> Tool:
+    """`route_chat`: one chat request through the router, answered with who answered and what it cost."""
+
+    def route_chat(prompt: str, system: str | None = None, model: str | None = None, provider: str | None = None,
+                   max_tokens: int | None = None) -> JSON:
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        result = router.chat(messages, model=model, provider=provider, session=session, max_tokens=max_tokens)
+        return {"text": result.text, "provider": result.provider, "model": result.model,
+                "key_source": result.key_source, "demo": result.demo, "fallback_chain": result.fallback_chain,
+                "tokens_in": result.usage.tokens_in, "tokens_out": result.usage.tokens_out,
+                "cost_usd": result.usage.cost_usd, "latency_ms": result.latency_ms, "request_id": result.request_id}
+
+    text = {"type": "string", "maxLength": 20_000}
+    return Tool("route_chat", "Send a prompt to a language model through Spaces OS's router: it picks the provider, "
+                "falls back to the next one on errors, and records usage. Returns the answer, the provider and "
+                "model that gave it, the failed attempts before it, tokens and cost.",
+                {"type": "object", "additionalProperties": False, "required": ["prompt"],
+                 "properties": {"prompt": {**text, "minLength": 1, "description": "The user message."},
+                                "system": {**text, "description": "An optional system message."},
+                                "model": {"type": "string", "maxLength": 200, "description": "A model id, e.g. "
+                                          "openai/gpt-4o-mini; default: the provider's first model."},
+                                "provider": {"type": "string", "maxLength": 100,
+                                             "description": "Force one configured provider by name."},
+                                "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32_000}}},
+                route_chat)
+
+
+# --------------------------------------------------------------------------- the MCP server
+
+
+def run_tool(services: McpServices, name: str, arguments: Mapping[str, Any] | None) -> JSON:
+    """`{"ok": true, "result": ...}` or `{"ok": false, "error": {kind, message}}`; never raises."""
+    registry = services.registry
+    if name in registry and registry.get(name).mutating and not services.allow_mutations:
+        return {"ok": False, "error": {"kind": "refused", "message": f"`{name}` changes a Space, and this MCP server "
+                                       "was started without --allow-mutations, so nothing was done. Ask its "
+                                       "owner to restart it with --allow-mutations, or use the Spaces OS console."}}
+    try:
+        return registry.call_safely(name, arguments)
+    except SpacesOSError as exc:          # e.g. every provider failed for route_chat: its message is plain words
+        return {"ok": False, "error": {"kind": "failed", "message": str(exc)}}
+    except Exception as exc:              # a bug must reach the client as an error, not as a dropped connection
+        log.exception("tool %s failed", name)
+        return {"ok": False, "error": {"kind": "internal", "message": f"{name} failed ({type(exc).__name__})."}}
+
+
+def mcp_tool(tool: Tool, allow_mutations: bool) -> mcp_types.Tool:
+    description = tool.description + (MUTATIONS_OFF if tool.mutating and not allow_mutations else "")
+    return mcp_types.Tool(name=tool.name, description=description, input_schema=tool.parameters,
+                          annotations=mcp_types.ToolAnnotations(read_only_hint=not tool.mutating,
+                                                                destructive_hint=tool.mutating))
+
+
+def build_server(services: McpServices) -> Server:
+    """The low-level SDK server over our registry (our schemas are already JSON Schema)."""
+
+    async def list_tools(ctx: Any, params: Any) -> mcp_types.ListToolsResult:
+        return mcp_types.ListToolsResult(tools=[mcp_tool(t, services.allow_mutations)
+                                                for t in services.registry.list()])
+
+    async def call_tool(ctx: Any, params: mcp_types.CallToolRequestParams) -> mcp_types.CallToolResult:
+        # Hub and provider calls block: run them off the event loop so other requests keep flowing.
+        outcome = await anyio.to_thread.run_sync(partial(run_tool, services, params.name, params.arguments or {}))
+        text = json.dumps(outcome, ensure_ascii=False, default=str)
+        return mcp_types.CallToolResult(content=[mcp_types.TextContent(text=text)], structured_content=outcome,
+                                        is_error=not outcome["ok"])
+
+    return Server(SERVER_NAME, version="0.1.0", instructions=INSTRUCTIONS, on_list_tools=list_tools,
+                  on_call_tool=call_tool)
+
+
+def http_app(services: McpServices):
+    """The Streamable HTTP app (stateless, JSON answers), served at /mcp on 127.0.0.1."""
+    return build_server(services).streamable_http_app(host="127.0.0.1", stateless_http=True, json_response=True)
+
+
+async def serve_stdio(services: McpServices) -> None:
+    server = build_server(services)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.app.mcp_server", description=__doc__.split("\n")[0])
+    parser.add_argument("--http", type=int, metavar="PORT",
+                        help="serve Streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio")
+    parser.add_argument("--allow-mutations", action="store_true",
+                        help="let clients restart, pause and delete Spaces (off by default)")
+    args = parser.parse_args(argv)
+    try:
+        services = build_mcp_services(env, allow_mutations=args.allow_mutations)
+    except ConfigError as exc:
+        print(f"Spaces OS MCP server: the config is not valid: {exc}", file=sys.stderr)
+        return 2
+    mutations = "allowed" if args.allow_mutations else "refused (start with --allow-mutations to allow)"
+    try:
+        if args.http is None:
+            print(f"Spaces OS MCP server on stdio; Space changes {mutations}.", file=sys.stderr)
+            anyio.run(serve_stdio, services)
+        else:
+            import uvicorn  # only the HTTP mode needs it
+            print(f"Spaces OS MCP server at http://127.0.0.1:{args.http}/mcp; Space changes {mutations}.",
+                  file=sys.stderr)
+            uvicorn.run(http_app(services), host="127.0.0.1", port=args.http, log_level="warning")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.router.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Streamlit helpers every tab of the Spaces page shares: the per-run context, error boxes, tables
+and the message kept across the rerun that follows a change on the Hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.app.services import Services
+from core.app.views.spaces import HubToken, TableColumn, error_text, forget
+from core.hub.client import HubClient
+from core.hub.errors import HubActionError
+from core.hub.spaces import SpaceManager
+
+
+@dataclass(frozen=True)
+class SpacesPageContext:
+    """What the page sets up on each run and every tab works with: the services, this session's Hub
+    clients and token, its identity, and the inference router that prices models (None: the default)."""
+
+    svc: Services
+    hub: HubClient
+    spaces: SpaceManager
+    token: HubToken
+    who: str
+    router_url: str | None
+
+
+def show_error(err: HubActionError) -> None:
+    st.error(error_text(err), icon="⚠️")
+
+
+def column_config(columns: list[TableColumn]) -> dict[str, Any]:
+    config = {}
+    for c in columns:
+        if c.kind == "link":
+            config[c.key] = st.column_config.LinkColumn(c.label, width=c.width, help=c.help, display_text=c.display)
+        elif c.kind == "number":
+            config[c.key] = st.column_config.NumberColumn(c.label, width=c.width, help=c.help, format="compact")
+        else:
+            config[c.key] = st.column_config.TextColumn(c.label, width=c.width, help=c.help)
+    return config
+
+
+def table(rows: list[dict], columns: list[TableColumn], **kwargs: Any) -> Any:
+    frame = pd.DataFrame(rows, columns=[c.key for c in columns])
+    return st.dataframe(frame, column_config=column_config(columns), hide_index=True, width="stretch", **kwargs)
+
+
+def changed(where: str, text: str, *reads: str, kind: str = "success") -> None:
+    """After a change on the Hub: drop the stale reads, keep a message for `where`, and rerun."""
+    ss = st.session_state
+    forget(ss, "my_spaces", *reads)
+    ss["spaces_flash"] = (where, kind, text)
+    st.rerun()
+
+
+def show_flash(where: str) -> None:
+    ss = st.session_state
+    flash = ss.get("spaces_flash")
+    if flash and flash[0] == where:
+        ss.pop("spaces_flash")
+        {"success": st.success, "warning": st.warning, "error": st.error}[flash[1]](flash[2])

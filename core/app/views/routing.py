@@ -1,0 +1,66 @@
+"""What the Routing page shows: the last decision, the decision log as rows, the task queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from core.llm.router import Router
+from core.store import Store
+
+EVENT_KINDS = ["classified", "routed", "started", "attempt_failed", "fell_back", "interrupted", "checkpointed",
+               "auto_resume", "resumed", "paused", "done", "failed", "cancelled", "recovered", "queued"]
+
+
+def last_decision(store: Store) -> dict[str, Any] | None:
+    """The most recent routed task: its label, the provider and model that answered, and every attempt."""
+    routed = store.events(kinds=["routed"], limit=1)
+    if not routed:
+        return None
+    task_id = routed[-1]["task_id"]
+    decision: dict[str, Any] = {"task_id": task_id, "label": routed[-1]["data"].get("label"),
+                                "plan": routed[-1]["data"].get("plan", []), "attempts": []}
+    for event in store.events(task_id=task_id):
+        data = event["data"]
+        if event["kind"] == "attempt_failed":
+            decision["attempts"].append({"provider": data.get("provider"), "model": data.get("model"),
+                                         "outcome": data.get("outcome")})
+        elif event["kind"] == "done":
+            decision.update(provider=data.get("provider"), model=data.get("model"))
+            decision["attempts"].append({"provider": data.get("provider"), "model": data.get("model"),
+                                         "outcome": "ok"})
+    if "provider" not in decision and decision["plan"]:
+        decision.update(provider=decision["plan"][0]["provider"], model=decision["plan"][0]["model"])
+    return decision
+
+
+def provider_rows(router: Router, keys: dict[str, str]) -> list[dict[str, Any]]:
+    """Providers as the graph builder wants them: name, kind, models, status."""
+    rows = []
+    for s in router.status(keys):
+        state = s.circuit.get("state", "closed")
+        status = "cooldown" if state == "open" else ("ready" if s.usable else "no key")
+        rows.append({"name": s.name, "kind": s.kind, "models": router.providers[s.name].config.models,
+                     "status": status})
+    return rows
+
+
+def decision_log(store: Store, *, kinds: list[str] | None = None, text: str = "", hours: float = 24,
+                 limit: int = 500) -> list[dict[str, Any]]:
+    """Events as table rows, newest first, filtered by kind, by a substring (task id or message) and by age."""
+    rows = []
+    needle = text.strip().lower()
+    for event in reversed(store.events(kinds=kinds or None, since=time.time() - hours * 3600, limit=limit)):
+        if needle and needle not in (event["task_id"] or "").lower() and needle not in event["message"].lower():
+            continue
+        rows.append({"time": time.strftime("%H:%M:%S", time.localtime(event["ts"])), "task": event["task_id"],
+                     "kind": event["kind"], "message": event["message"], "data": event["data"]})
+    return rows
+
+
+def label_routes(manager, router: Router) -> dict[str, dict[str, str]] | None:
+    """{label: {provider: model}} under the current routing rules, for the graph's label → model edges."""
+    if manager is None:
+        return None
+    configs = [p.config for p in router.providers.values()]
+    return {label: manager.rules.models_for(label, configs) for label in ("QUICK", "COMPLEX", "URGENT")}

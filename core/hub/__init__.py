@@ -1,0 +1,1 @@
+"""The Hugging Face Hub: search, Space lifecycle and the readable errors of Hub calls."""

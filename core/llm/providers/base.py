@@ -1,0 +1,191 @@
+"""The one interface every provider implements, and the shared error normalisation.
+
+A provider never stores a key: the router passes the key for each call. Failures leave a provider
+only as `ProviderError` with an `ErrorKind`, already redacted.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import ErrorKind, ProviderError
+from core.llm.config import ProviderConfig
+from core.llm.keys import redact
+
+
+@dataclass
+class ChatRequest:
+    messages: list[dict[str, Any]]
+    model: str | None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)   # tools, response_format, OpenRouter routing…
+
+
+# OpenAI-style generation options passed through to any provider that speaks the chat-completions API.
+PASSTHROUGH_OPTIONS = ("tools", "tool_choice", "response_format", "stop", "seed", "top_p")
+
+
+def generation_options(request: ChatRequest) -> dict[str, Any]:
+    """model, max_tokens, temperature and the pass-through options of a request, as chat-completion fields."""
+    options: dict[str, Any] = {"model": request.model}
+    if request.max_tokens is not None:
+        options["max_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    options.update({name: request.extra[name] for name in PASSTHROUGH_OPTIONS if name in request.extra})
+    return options
+
+
+@dataclass
+class Completion:
+    text: str
+    model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None          # as reported by the provider, if it does
+    finish_reason: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    upstream: str | None = None            # the provider behind an aggregator (OpenRouter's "provider")
+
+
+@dataclass
+class ModelInfo:
+    id: str
+    price_in: float | None = None      # USD per 1M tokens
+    price_out: float | None = None
+    context_length: int | None = None
+    note: str = ""
+
+
+@dataclass
+class Health:
+    ok: bool
+    latency_ms: float
+    kind: str | None = None
+    message: str = ""
+
+
+class Provider:
+    """Base class: subclasses override the hooks that differ."""
+
+    kind = "base"
+    label = ""          # shown next to answers; the demo provider sets "DEMO"
+
+    def __init__(self, config: ProviderConfig):
+        self.config = config
+        self.name = config.name
+
+    # The router calls these three; each raises ProviderError on failure.
+    def chat(self, request: ChatRequest, key: str | None, timeout: float) -> Completion:
+        raise NotImplementedError
+
+    def stream(self, request: ChatRequest, key: str | None, timeout: float) -> Iterator[str | Completion]:
+        """Yield text chunks, then exactly one final `Completion` (usage, model) as the last item."""
+        raise NotImplementedError
+
+    def list_models(self, key: str | None, timeout: float = 10.0) -> list[ModelInfo]:
+        return [ModelInfo(m) for m in self.config.models]
+
+    def health(self, key: str | None, timeout: float = 10.0) -> Health:
+        """A cheap authenticated call; by default a one-token chat."""
+        start = time.perf_counter()
+        try:
+            self.chat(ChatRequest([{"role": "user", "content": "ping"}], self.config.default_model,
+                                  max_tokens=1), key, timeout)
+        except ProviderError as e:
+            return Health(False, (time.perf_counter() - start) * 1000, e.kind.value, str(e))
+        return Health(True, (time.perf_counter() - start) * 1000)
+
+    def accepts_key(self, key: str) -> str | None:
+        """None if `key` can be used here, else why not (shown to the user)."""
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------ error normalisation
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def kind_for_status(status: int, body: Any = None) -> ErrorKind:
+    if status in (401, 403):
+        return ErrorKind.AUTH
+    if status == 402:
+        reason = _error_field(body, "metadata", "reason")
+        return ErrorKind.RATE_LIMITED if reason == "in_flight_budget_exhausted" else ErrorKind.PAYMENT
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status == 408:
+        return ErrorKind.TIMEOUT
+    if status >= 500:
+        return ErrorKind.UNAVAILABLE
+    return ErrorKind.BAD_REQUEST
+
+
+def _error_field(body: Any, *path: str) -> Any:
+    node = body.get("error") if isinstance(body, dict) else None
+    for part in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def error_message(body: Any, text: str = "") -> str:
+    """The server's own words, from an OpenAI/OpenRouter-style body, or its text."""
+    message = _error_field(body, "message")
+    if isinstance(message, str):
+        return message
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return text.strip()[:200]
+
+
+def http_error(provider: str, status: int, body: Any, text: str, retry_after: str | None,
+               key: str | None) -> ProviderError:
+    kind = kind_for_status(status, body)
+    detail = redact(error_message(body, text), [key])[:300]
+    return ProviderError(kind, f"{provider}: HTTP {status}" + (f": {detail}" if detail else ""),
+                         status=status, retry_after=parse_retry_after(retry_after))
+
+
+def completion_from_body(body: Any, provider: str) -> Completion:
+    """Read a chat-completion JSON body; anything malformed is BAD_RESPONSE."""
+    try:
+        choice = body["choices"][0]
+        message = choice.get("message") or {}
+        content = message.get("content")
+        tool_calls = message.get("tool_calls") or None
+        if content is None and not tool_calls:
+            raise KeyError("content")
+        usage = body.get("usage") or {}
+        cost = usage.get("cost")
+        return Completion(
+            text=content or "", model=body.get("model"), tokens_in=usage.get("prompt_tokens"),
+            tokens_out=usage.get("completion_tokens"),
+            cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
+            finish_reason=choice.get("finish_reason"), tool_calls=tool_calls,
+            upstream=body.get("provider") if isinstance(body.get("provider"), str) else None,
+        )
+    except (KeyError, IndexError, TypeError, AttributeError) as e:
+        raise ProviderError(ErrorKind.BAD_RESPONSE,
+                            f"{provider}: answered 2xx without a valid completion ({type(e).__name__})") from None
