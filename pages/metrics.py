@@ -12,7 +12,7 @@ from core.app.widgets import require_services
 
 WINDOWS = {"Last hour": 3600, "Last 24 hours": 86400, "Last 7 days": 7 * 86400, "Last 30 days": 30 * 86400}
 
-svc = require_services()
+svc = require_services(needs_router=False)   # the usage rows need no provider
 store = svc.store
 st.title("📈 Metrics")
 st.caption("Every provider attempt the router made, aggregated in the database. Percentiles are over "

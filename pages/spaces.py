@@ -16,29 +16,22 @@ Environment (read once, here): `SPACES_OS_HF_ROUTER_URL`, optional, is the infer
 the endpoint is the public Hub.
 """
 
-import os
 
 import streamlit as st
 
 from core.app.spaces_page import (
-    SpacesPageContext,
     build_section,
     mcp_section,
     my_spaces_section,
     search_section,
+    spaces_page_context,
 )
-from core.app.views.spaces import choose_hub_token, session_clients
-from core.app.widgets import identity, require_services, session_keys
+from core.app.widgets import require_services, session_context
 
-ROUTER_URL = os.environ.get("SPACES_OS_HF_ROUTER_URL") or None
-
-svc = require_services()
+svc = require_services(needs_router=False)     # search and My Spaces work even with a broken provider config
 ss = st.session_state
-token = choose_hub_token(svc.config.providers, session_keys(), hosted=svc.hosted)
-who = identity(svc)      # the same session identity as Chat and the audit log (the visitor, when hosted)
-hub, spaces = session_clients(ss, endpoint=svc.hub_endpoint, token=token, router_url=ROUTER_URL, store=svc.store,
-                              session=who)
-page = SpacesPageContext(svc=svc, hub=hub, spaces=spaces, token=token, who=who, router_url=ROUTER_URL)
+page = spaces_page_context(svc, session_context(svc))
+hub, token = page.hub, page.token
 # Widget values the previous run asked to clear; assigning (not popping) also clears the browser's copy.
 for widget, empty in ss.pop("spaces_reset", {}).items():
     ss[widget] = empty

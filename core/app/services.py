@@ -1,26 +1,40 @@
-"""The process-wide services the pages share: config, store, router and manager.
+"""The composition root: config, store, router and manager built once per process, and the application
+services (chat, tasks, providers, rules) that the pages, the MCP server and the HTTP API all call.
 
-Built once per process (the app caches the result), never holding a session's key: keys travel with
-each call. A broken config does not crash the app: `Services.config_error` carries the readable
-error and the pages show it instead of a traceback.
+    root = ServiceRoot()                  # the app caches one per process
+    svc = root.current()                  # rebuilt when the config file changed
+    svc.chat.send(ctx, "hi", ChatOptions())
+
+Never holding a session's key: keys travel with each call in a `SessionContext`. A broken config
+does not crash the app: `Services.config_error` carries the readable error, pages that need a
+provider show it, and the others (Spaces, Metrics) keep working under a banner.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import demo
 from core.agent.manager import Manager
 from core.agent.rules import RULES_FILE, RoutingRules, RulesError, load_rules
 from core.errors import ConfigError
 from core.llm.budget import Budget, HostedSettings, hosted_settings
-from core.llm.config import AppConfig, find_config_path, load_config
+from core.llm.config import LOOKUP_FILES, AppConfig, find_config_path, load_config
 from core.llm.router import Router
 from core.store import Store, default_db_path
+
+if TYPE_CHECKING:
+    from core.app.chat import ChatService
+    from core.app.providers import ProviderService
+    from core.app.rules import RulesService
+    from core.app.tasks import TaskService
 
 
 @dataclass
@@ -36,6 +50,7 @@ class Services:
     hub_endpoint: str = "https://huggingface.co"
     hosted_settings: HostedSettings = field(default_factory=HostedSettings)
     notes: list[str] = field(default_factory=list)
+    reloaded: bool = False          # built again after a config or rules file changed
 
     @property
     def ok(self) -> bool:
@@ -45,12 +60,34 @@ class Services:
     def hosted(self) -> bool:
         return self.hosted_settings.enabled
 
+    # The application services every adapter (pages, MCP server, HTTP API) calls with a SessionContext.
+    @cached_property
+    def chat(self) -> ChatService:
+        from core.app.chat import ChatService
+        return ChatService(self)
 
-def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> Services:
-    """Read config and rules, open the store, and start the router and manager."""
+    @cached_property
+    def tasks(self) -> TaskService:
+        from core.app.tasks import TaskService
+        return TaskService(self)
+
+    @cached_property
+    def providers(self) -> ProviderService:
+        from core.app.providers import ProviderService
+        return ProviderService(self)
+
+    @cached_property
+    def rules(self) -> RulesService:
+        from core.app.rules import RulesService
+        return RulesService(self)
+
+
+def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
+                   store: Store | None = None) -> Services:
+    """Read config and rules, open the store (or reuse `store`), and start the router and manager."""
     demo.install()
     env = dict(os.environ) if env is None else dict(env)
-    store = Store(default_db_path(env))
+    store = store or Store(default_db_path(env))
     hub = env.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     path = None
     try:
@@ -77,9 +114,60 @@ def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None 
         if hosted.enabled:
             rules.max_tasks_per_session = min(rules.max_tasks_per_session, hosted.max_tasks_per_session)
         manager = Manager(router, rules, max_tasks_total=hosted.max_tasks_total if hosted.enabled else None)
-        atexit.register(manager.shutdown, 5.0)    # a clean stop checkpoints running tasks
     return Services(config, store, router, manager, rules_error=rules_error, config_path=path,
                     rules_path=rules_path, hub_endpoint=hub, hosted_settings=hosted, notes=list(config.warnings))
+
+
+def _stamp(path: str | Path) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), None)
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+class ServiceRoot:
+    """The composition root: builds the services once per process and rebuilds them when the config or
+    routing-rules file changes (or appears, or is fixed), so an edit takes effect on the next page run
+    without a restart. The store is kept; the old manager is shut down (running tasks checkpoint)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, cwd: str | Path | None = None):
+        self.env = dict(os.environ) if env is None else dict(env)
+        self.cwd = Path(cwd or Path.cwd())
+        self._lock = threading.Lock()
+        self._services: Services | None = None
+        self._stamps: tuple = ()
+        atexit.register(self.shutdown)
+
+    def _watched(self) -> tuple:
+        """What the services were built from: the config file (or the files the lookup would find) and
+        the rules file. Three `stat` calls a page run."""
+        explicit = self.env.get("AGENTIC_CONFIG")
+        files = [explicit] if explicit else [self.cwd / name for name in LOOKUP_FILES]
+        files.append(self.env.get("SPACES_OS_ROUTING") or str(RULES_FILE))
+        return tuple(_stamp(f) for f in files)
+
+    def current(self) -> Services:
+        """The services for this page run: rebuilt if the config file changed; the rules reloaded in place
+        (running tasks keep running) if only the rules file did."""
+        stamps = self._watched()
+        with self._lock:
+            old = self._services
+            if old is None or stamps[:-1] != self._stamps[:-1]:
+                if old is not None and old.manager is not None:
+                    old.manager.shutdown(5.0)
+                self._services = build_services(self.env, self.cwd, store=old.store if old else None)
+                self._services.reloaded = old is not None
+            elif stamps[-1] != self._stamps[-1]:
+                reload_rules(old)
+            self._stamps = stamps
+            return self._services
+
+    def shutdown(self) -> None:
+        """A clean stop checkpoints running tasks."""
+        with self._lock:
+            if self._services is not None and self._services.manager is not None:
+                self._services.manager.shutdown(5.0)
 
 
 def apply_rules(svc: Services, rules: RoutingRules) -> None:
@@ -90,3 +178,15 @@ def apply_rules(svc: Services, rules: RoutingRules) -> None:
         svc.manager = Manager(svc.router, rules, max_tasks_total=svc.hosted_settings.max_tasks_total
                               if svc.hosted else None)
     svc.rules_error = None
+
+
+def reload_rules(svc: Services) -> None:
+    """Read the rules file again; a broken file keeps the running rules and says why."""
+    try:
+        rules = load_rules(svc.rules_path)
+    except RulesError as e:
+        svc.rules_error = str(e)
+        return
+    if svc.hosted:
+        rules.max_tasks_per_session = min(rules.max_tasks_per_session, svc.hosted_settings.max_tasks_per_session)
+    apply_rules(svc, rules)

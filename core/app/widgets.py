@@ -9,60 +9,47 @@ Streamlit is imported in `core/` only here, in `widgets_graph.py` and in the `sp
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import streamlit as st
 
-from core.app.services import Services, build_services
+from core.app.services import ServiceRoot, Services
+from core.app.session import SessionContext
 from core.llm.budget import visitor_identity
-from core.llm.keys import mask, session_hash
+from core.llm.keys import mask
 
 
 @st.cache_resource(show_spinner="Starting Spaces OS…")
-def _services() -> Services:
-    return build_services()
+def _root() -> ServiceRoot:
+    return ServiceRoot()
 
 
 def services() -> Services:
-    return _services()
+    """This page run's services: rebuilt by the root when the config file changed."""
+    return _root().current()
 
 
-def init_session() -> dict[str, Any]:
-    """Create this browser session's state once: an id, its keys, its chat and its settings."""
+def visitor_address() -> str | None:
+    """The visitor's address as the Space's proxy saw it: the LAST `X-Forwarded-For` hop (the one the
+    proxy appends). Earlier entries are whatever the client sent, so they identify nobody."""
+    headers = st.context.headers or {}
+    hops = [h.strip() for h in (headers.get("x-forwarded-for") or "").split(",") if h.strip()]
+    return hops[-1] if hops else st.context.ip_address
+
+
+def session_context(svc: Services) -> SessionContext:
+    """This browser session's context, built here and only here. Hosted: the identity is the visitor's
+    address (stable across reloads and browsers on one address; hashed before storage). Locally: this
+    browser session, which is also the operator."""
     ss = st.session_state
     ss.setdefault("session_id", uuid.uuid4().hex)
-    ss.setdefault("keys", {})              # provider name -> BYOK key, this session only
-    ss.setdefault("overrides", {})         # provider name -> {priority, fallback, always_use_this_key, enabled}
-    ss.setdefault("messages", [])          # chat history with routing facts
-    ss.setdefault("task_ids", [])          # background tasks started in this session
-    return ss
-
-
-def identity(svc: Services) -> str:
-    """Who this session is for routing and budgets. Hosted: the visitor (stable across reloads, hashed
-    before storage); locally: this browser session."""
-    ss = init_session()
     if not svc.hosted:
-        return ss["session_id"]
-    headers = st.context.headers or {}
-    forwarded = (headers.get("x-forwarded-for") or "").split(",")[0].strip()
-    return visitor_identity(forwarded or st.context.ip_address, headers.get("user-agent"), ss["session_id"])
+        return SessionContext(ss, hosted=False, operator=True)
+    return SessionContext(ss, visitor_identity(visitor_address(), None, ss["session_id"]), hosted=True)
 
 
-def set_key(svc: Services, provider: str, key: str | None) -> None:
-    """Set or clear one key for this session; the audit log records that it happened, never the key."""
-    ss = init_session()
-    keys = {k: v for k, v in ss["keys"].items() if k != provider}
-    if key:
-        keys[provider] = key
-    ss["keys"] = keys
-    svc.store.record_audit("key_set" if key else "key_cleared", session=session_hash(identity(svc)),
-                           detail=f"provider {provider}")
-
-
-def session_keys() -> dict[str, str]:
-    return {k: v for k, v in st.session_state.get("keys", {}).items() if v}
-
+def init_session() -> SessionContext:
+    """Create this browser session's state once (Home calls it before the navigation)."""
+    return session_context(services())
 
 
 def show_config_error(svc: Services) -> None:
@@ -75,44 +62,56 @@ def show_config_error(svc: Services) -> None:
     )
 
 
-def require_services() -> Services:
-    """Services for a page, or a readable error and a stop."""
-    init_session()
+def require_services(*, needs_router: bool = True) -> Services:
+    """Services for a page. A broken config stops pages that need a provider with a readable error;
+    the others go on under a banner."""
     svc = services()
+    if svc.reloaded:
+        svc.reloaded = False
+        st.toast("The config changed on disk and was loaded again.", icon="🔄")
     if not svc.ok:
-        show_config_error(svc)
-        st.stop()
-    sidebar(svc)
+        if needs_router:
+            show_config_error(svc)
+            st.stop()
+        st.warning(f"**The provider config could not be loaded**, so chat and routing are off; this page "
+                   f"works without them.\n\n{svc.config_error}", icon="⚠️")
+    sidebar(svc, session_context(svc))
     return svc
 
 
-def demo_banner(svc: Services) -> None:
-    if svc.router is not None and svc.router.is_demo(session_keys()):
-        st.info("**Demo mode.** No provider has a key, so answers come from the built-in offline demo model "
-                "and are labelled DEMO. Add a Hugging Face (`hf_…`) or OpenRouter (`sk-or-…`) key on the "
+def page() -> tuple[Services, SessionContext]:
+    """What every page starts with: the services and this session's context."""
+    svc = require_services()
+    return svc, session_context(svc)
+
+
+def demo_banner(svc: Services, ctx: SessionContext) -> None:
+    if svc.router is not None and svc.router.is_demo(ctx.keys):
+        reason = svc.chat.demo_reason(ctx)
+        st.info(f"**Demo mode** ({reason}): answers come from the built-in offline demo model and are "
+                "labelled DEMO. Add a Hugging Face (`hf_…`) or OpenRouter (`sk-or-…`) key on the "
                 "**Providers** page to use real models; it stays in this browser session only.", icon="🧪")
 
 
-def sidebar(svc: Services) -> None:
+def sidebar(svc: Services, ctx: SessionContext) -> None:
     """Key status for this session and the clear-my-keys button. Drawn by every page at its start: key
     changes arrive through widget callbacks, which run before the script, so it is never stale."""
-    ss = init_session()
     with st.sidebar:
         st.markdown("#### This session's keys")
-        names = [p.name for p in svc.config.providers if p.kind != "demo"] if svc.config else []
-        if not names:
+        configs = svc.providers.configs
+        if not configs:
             st.caption("No providers configured.")
-        for name in names:
-            key = ss["keys"].get(name)
-            st.markdown(f"- **{name}**: {'`' + mask(key) + '`' if key else 'not set'}")
-        if ss["keys"]:
+        keys = ctx.keys
+        for cfg in configs:
+            key = keys.get(cfg.name)
+            st.markdown(f"- **{cfg.name}**: {'`' + mask(key) + '`' if key else 'not set'}")
+        if keys:
             if st.button("Clear my keys", key="clear_keys", help="Forget every key this session holds",
                          width="stretch"):
-                for provider in list(ss["keys"]):
-                    set_key(svc, provider, None)
+                svc.providers.forget_all(ctx)
                 st.toast("Your keys were cleared from this session.")
                 st.rerun()
         else:
             st.caption("Keys you add on **Providers** stay in this browser tab's session only.")
-        if svc.router is not None and svc.router.is_demo(session_keys()):
+        if svc.router is not None and svc.router.is_demo(keys):
             st.caption("🧪 Demo mode: offline model")

@@ -7,9 +7,9 @@
 """
 
 from core.app.spaces_page.build import build_section
-from core.app.spaces_page.common import SpacesPageContext
+from core.app.spaces_page.common import SpacesPageContext, spaces_page_context
 from core.app.spaces_page.mcp import mcp_section
 from core.app.spaces_page.mine import my_spaces_section
 from core.app.spaces_page.search import search_section
 
-__all__ = ["SpacesPageContext", "build_section", "mcp_section", "my_spaces_section", "search_section"]
+__all__ = ["SpacesPageContext", "build_section", "mcp_section", "my_spaces_section", "search_section", "spaces_page_context"]

@@ -38,7 +38,6 @@ from core.app.views.build import (
     step_views,
 )
 from core.app.views.spaces import HubToken, error_text, forget
-from core.app.widgets import session_keys
 from core.build.agent import MAX_IDEA_CHARS, BuildAgent
 from core.build.workflow import RunState, WorkflowError
 from core.hub.errors import HubActionError
@@ -49,13 +48,17 @@ def build_agent(ctx: SpacesPageContext) -> tuple[BuildAgent, HubToken, str | Non
     svc, who = ctx.svc, ctx.who
     usable, refused = build_token(ctx.token, hosted=svc.hosted)
     agent = session_agent(st.session_state, router=svc.router, store=svc.store, endpoint=svc.hub_endpoint,
-                          token=usable, keys=session_keys(), session=who, space_session=who, hosted=svc.hosted,
+                          token=usable, keys=ctx.session.keys, session=who, space_session=who, hosted=svc.hosted,
                           allow_preview=svc.hosted_settings.allow_preview, router_url=ctx.router_url)
     return agent, usable, refused
 
 
 def build_section(ctx: SpacesPageContext) -> None:
     """The Build from an idea tab."""
+    if ctx.svc.router is None:
+        st.info("Building a Space needs a working provider config (the model writes the code): fix the "
+                "config named above, then reload.", icon="⚠️")
+        return
     ss = st.session_state
     agent, usable, refused = build_agent(ctx)
     if toast := ss.pop("build_toast", None):
@@ -107,7 +110,7 @@ def build_form(svc: Services, agent: BuildAgent, usable: HubToken, refused: str 
                      f"written to `{builds_dir_for(svc.store)}/<run>/`. Add a token on **Providers** to deploy.")
     if refused:
         facts.append(refused)
-    if svc.router.is_demo(session_keys()):
+    if svc.router.is_demo(agent.keys):
         facts.append(":material/science: The code comes from the built-in templates (no LLM key: demo mode).")
     else:
         facts.append(":material/smart_toy: The code is written by an LLM through the router; the report shows "

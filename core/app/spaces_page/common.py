@@ -3,6 +3,7 @@ and the message kept across the rerun that follows a change on the Hub."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from core.app.services import Services
-from core.app.views.spaces import HubToken, TableColumn, error_text, forget
+from core.app.session import SessionContext
+from core.app.views.spaces import HubToken, TableColumn, choose_hub_token, error_text, forget, session_clients
 from core.hub.client import HubClient
 from core.hub.errors import HubActionError
 from core.hub.spaces import SpaceManager
@@ -22,11 +24,23 @@ class SpacesPageContext:
     clients and token, its identity, and the inference router that prices models (None: the default)."""
 
     svc: Services
+    session: SessionContext
     hub: HubClient
     spaces: SpaceManager
     token: HubToken
     who: str
     router_url: str | None
+
+
+def spaces_page_context(svc: Services, session: SessionContext) -> SpacesPageContext:
+    """This run's Hub clients for the session: its own HF token, else the shared one (never when hosted)."""
+    router_url = os.environ.get("SPACES_OS_HF_ROUTER_URL") or None
+    providers = svc.config.providers if svc.config else []
+    token = choose_hub_token(providers, session.keys, hosted=svc.hosted)
+    hub, spaces = session_clients(session.cache, endpoint=svc.hub_endpoint, token=token, router_url=router_url,
+                                  store=svc.store, session=session.identity)
+    return SpacesPageContext(svc=svc, session=session, hub=hub, spaces=spaces, token=token, who=session.identity,
+                             router_url=router_url)
 
 
 def show_error(err: HubActionError) -> None:

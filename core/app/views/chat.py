@@ -83,7 +83,8 @@ def compare_targets(router: Router, keys: Mapping[str, str]) -> list[str]:
 
 
 def run_compare(router: Router, prompt: str, targets: list[str], keys: Mapping[str, str], session: str,
-                history: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                history: list[dict[str, Any]] | None = None, *,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Send the prompt to each target in parallel; each item has text or a plain-words error, and its facts."""
     messages = [*(history or []), {"role": "user", "content": prompt}]
 
@@ -91,14 +92,17 @@ def run_compare(router: Router, prompt: str, targets: list[str], keys: Mapping[s
         provider, model = (part.strip() for part in target.split("·", 1))
         try:
             result = router.chat(messages, model=model, provider=provider, keys=keys, session=session,
-                                 label="COMPARE", prefer=[])
+                                 label="COMPARE", prefer=[], overrides=overrides)
         except SpacesOSError as e:
             return {"target": target, "error": str(e)}
         facts = {"provider": result.provider, "model": result.model, "key_source": result.key_source,
                  "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms, "tokens_out": result.usage.tokens_out,
                  "cost_usd": result.usage.cost_usd,
                  "fallbacks": [f"{a.provider} {a.outcome}" for a in result.attempts if a.outcome != "ok"]}
-        return {"target": target, "text": result.text, "facts": facts_line(facts)}
+        line = facts_line(facts)
+        if result.demo:
+            line += f" · answered by the offline demo model because {result.demo_reason}"
+        return {"target": target, "text": result.text, "facts": line}
 
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
         return list(pool.map(one, targets))

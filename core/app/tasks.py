@@ -1,0 +1,73 @@
+"""Tasks as one session may see and control them: Chat's background cards and Routing's queue.
+
+    tasks = TaskService(svc)
+    tasks.pause(ctx, task_id)        # refused unless the task is this session's (or ctx is the operator)
+    tasks.resume(ctx, task_id)       # resumes with this session's own keys and settings
+
+A session controls only its own tasks; the all-sessions view belongs to the operator (local use).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.agent.manager import ACTIVE, Task
+from core.app.session import SessionContext
+from core.errors import SpacesOSError
+
+if TYPE_CHECKING:
+    from core.app.services import Services
+
+
+class NotYourTask(SpacesOSError):
+    """A session tried to see or control a task that belongs to another session."""
+
+
+class TaskService:
+    def __init__(self, svc: Services):
+        self.svc = svc
+
+    @property
+    def manager(self):
+        if self.svc.manager is None:
+            raise SpacesOSError("The manager is not running: fix the routing rules or the config first.")
+        return self.svc.manager
+
+    def get(self, ctx: SessionContext, task_id: str) -> Task:
+        task = self.manager.get(task_id)
+        if task is None or not ctx.owns(task.session):
+            raise NotYourTask(f"There is no task `{task_id}` in this session.")
+        return task
+
+    def mine(self, ctx: SessionContext, limit: int = 5) -> list[Task]:
+        """This session's background tasks, newest first."""
+        tasks = (self.manager.get(t) for t in reversed(ctx.task_ids))
+        return [t for t in tasks if t is not None and ctx.owns(t.session)][:limit]
+
+    def queue(self, ctx: SessionContext, limit: int = 20) -> list[Task]:
+        """The queue this session may see: its own tasks, or everyone's for the operator."""
+        if self.svc.manager is None:
+            return []
+        if ctx.operator:
+            return self.manager.list(limit=limit)
+        return self.manager.list(ctx.session_hash, hashed=True, limit=limit)
+
+    def pause(self, ctx: SessionContext, task_id: str) -> Task:
+        self.get(ctx, task_id)
+        return self.manager.pause(task_id)
+
+    def resume(self, ctx: SessionContext, task_id: str) -> Task:
+        """Resume with the clicker's keys only when the task is theirs: the owner's own session."""
+        task = self.get(ctx, task_id)
+        mine = task.session == ctx.session_hash
+        return self.manager.resume(task_id, ctx.keys if mine else None, ctx.overrides() if mine else None)
+
+    def cancel(self, ctx: SessionContext, task_id: str) -> Task:
+        self.get(ctx, task_id)
+        return self.manager.cancel(task_id)
+
+    @staticmethod
+    def controls(task: Task) -> dict[str, bool]:
+        """Which buttons a task shows, always in the same places: pause, resume, cancel."""
+        return {"pause": task.status == "running", "resume": task.status == "paused",
+                "cancel": task.status in ACTIVE}
