@@ -27,6 +27,7 @@ from core.agent.rules import RoutingRules, load_rules
 from core.errors import AllProvidersFailed, SpacesOSError, StreamInterrupted
 from core.llm.keys import session_hash
 from core.llm.router import Attempt, Router
+from core.store.event_kinds import EventKind
 
 log = logging.getLogger("spaces_os.manager")
 
@@ -163,7 +164,8 @@ class Manager:
                                      reasons=c.reasons, status="queued",
                                      checkpoint={"messages": messages, "partial_text": ""})
         task_id = row["id"]
-        self._event(task_id, "classified", f"{c.label.value} ({c.confidence:.0%}): {', '.join(c.reasons[:3])}",
+        self._event(task_id, EventKind.CLASSIFIED,
+                    f"{c.label.value} ({c.confidence:.0%}): {', '.join(c.reasons[:3])}",
                     label=c.label.value, confidence=c.confidence, reasons=c.reasons, complexity=c.complexity)
         routed = self.route(c.label.value, keys)
         if model:
@@ -174,7 +176,8 @@ class Manager:
         plan = self.router.plan(model=routed["models"], provider=provider, prefer=routed["prefer"], keys=keys)
         first = plan[0] if plan else None
         self.store.update_task(task_id, provider=first.name if first else None, model=first.model if first else None)
-        self._event(task_id, "routed", f"{c.label.value} → {self.rules.tier_of(c.label.value)} tier: "
+        self._event(task_id, EventKind.ROUTED,
+                    f"{c.label.value} → {self.rules.tier_of(c.label.value)} tier: "
                     + " → ".join(f"{x.name}/{x.model}" for x in plan[:4]),
                     label=c.label.value, tier=self.rules.tier_of(c.label.value),
                     plan=[{"provider": x.name, "model": x.model, "key_source": x.key_source} for x in plan])
@@ -206,7 +209,8 @@ class Manager:
                 if self._request_stop(other, "interrupted", by=task_id, wait=1.0):
                     interrupted.append(other)
         elif running_here and policy == "queue":
-            self._event(task_id, "queued", f"waiting for {len(running_here)} running task(s) (policy: queue)")
+            self._event(task_id, EventKind.QUEUED,
+                        f"waiting for {len(running_here)} running task(s) (policy: queue)")
             for other in running_here:
                 self._wait_final_or_paused(other, timeout=self.router.settings.deadline)
         try:
@@ -256,9 +260,9 @@ class Manager:
         resumed = bool(partial)
         if resumed:
             messages = [*messages, {"role": "assistant", "content": partial}]
-            self._event(task_id, "resumed", f"continuing from {len(partial)} characters",
+            self._event(task_id, EventKind.RESUMED, f"continuing from {len(partial)} characters",
                         partial_chars=len(partial), provider=checkpoint.get("provider"))
-        self._event(task_id, "started", "running", label=row["label"])
+        self._event(task_id, EventKind.STARTED, "running", label=row["label"])
         provider = checkpoint.get("provider") if resumed else control.provider
         model_map = control.model_map or self.rules.models_for(row["label"] or "QUICK",
                                                                                  self._provider_configs())
@@ -267,7 +271,7 @@ class Manager:
 
         def on_attempt(a: Attempt) -> None:
             if a.outcome != "ok":
-                self._event(task_id, "attempt_failed", f"{a.provider}/{a.model}: {a.outcome}"
+                self._event(task_id, EventKind.ATTEMPT_FAILED, f"{a.provider}/{a.model}: {a.outcome}"
                             + (f" (HTTP {a.http_status})" if a.http_status else ""),
                             provider=a.provider, model=a.model, outcome=a.outcome, http_status=a.http_status,
                             latency_ms=a.latency_ms, key_source=a.key_source)
@@ -302,8 +306,8 @@ class Manager:
                     announced = True
                     self.store.update_task(task_id, provider=stream.provider, model=stream.model)
                     if any(a.outcome != "ok" for a in stream.attempts):
-                        self._event(task_id, "fell_back", f"answered by {stream.provider}/{stream.model} after "
-                                    f"{sum(a.outcome != 'ok' for a in stream.attempts)} failed attempt(s)",
+                        self._event(task_id, EventKind.FELL_BACK, f"answered by {stream.provider}/{stream.model}"
+                                    f" after {sum(a.outcome != 'ok' for a in stream.attempts)} failed attempt(s)",
                                     provider=stream.provider, model=stream.model)
                 text += value
                 yield value
@@ -315,7 +319,8 @@ class Manager:
                 result = stream.result
                 self.store.update_task(task_id, status="done", result=text, provider=result.provider,
                                        model=result.model, checkpoint=None, expect_status=("running",))
-                self._event(task_id, "done", f"{len(text)} characters from {result.provider}/{result.model}",
+                self._event(task_id, EventKind.DONE,
+                            f"{len(text)} characters from {result.provider}/{result.model}",
                             provider=result.provider, model=result.model, latency_ms=result.latency_ms,
                             ttft_ms=result.ttft_ms, key_source=result.key_source,
                             tokens_out=result.usage.tokens_out, cost_usd=result.usage.cost_usd)
@@ -327,7 +332,8 @@ class Manager:
                     self.store.update_task(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
                         messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
                         expect_status=("running",))
-                    self._event(task_id, "failed", str(value).splitlines()[0], partial_chars=len(text_so_far))
+                    self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
+                                partial_chars=len(text_so_far))
                     self._release(task_id)
                 else:
                     self._finish_failed(task_id, str(value), text)
@@ -336,7 +342,7 @@ class Manager:
     def _finish_failed(self, task_id: str, error: str, partial: str) -> None:
         self.store.update_task(task_id, status="failed", error=error, result=partial or None,
                                expect_status=("running",))
-        self._event(task_id, "failed", error.splitlines()[0], error=error)
+        self._event(task_id, EventKind.FAILED, error.splitlines()[0], error=error)
         self._release(task_id)
 
     @staticmethod
@@ -347,17 +353,17 @@ class Manager:
         checkpoint = self._checkpoint(messages, text, provider, model)
         if reason == "cancelled":
             self.store.update_task(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",))
-            self._event(task_id, "cancelled", f"cancelled after {len(text)} characters")
+            self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters")
             self._release(task_id)
         else:
             self.store.update_task(task_id, status="paused", checkpoint=checkpoint, expect_status=("running",))
             if reason == "interrupted":
-                self._event(task_id, "interrupted", f"paused for task {control.interrupted_by}",
+                self._event(task_id, EventKind.INTERRUPTED, f"paused for task {control.interrupted_by}",
                             interrupted_by=control.interrupted_by)
             else:
-                self._event(task_id, "paused", "paused by the user")
-            self._event(task_id, "checkpointed", f"saved {len(text)} characters", partial_chars=len(text),
-                        provider=provider, model=model)
+                self._event(task_id, EventKind.PAUSED, "paused by the user")
+            self._event(task_id, EventKind.CHECKPOINTED, f"saved {len(text)} characters",
+                        partial_chars=len(text), provider=provider, model=model)
         control.stopped.set()
         with self._changed:
             self._changed.notify_all()
@@ -397,7 +403,7 @@ class Manager:
         row = self.store.get_task(task_id)
         if row and row["status"] == "queued":
             self.store.update_task(task_id, status="paused", expect_status=("queued",))
-            self._event(task_id, "paused", "paused before it started")
+            self._event(task_id, EventKind.PAUSED, "paused before it started")
         elif row and row["status"] == "running":
             self._request_stop(task_id, "paused", wait=2.0)
         return self.get(task_id)
@@ -417,14 +423,14 @@ class Manager:
     def _auto_resume(self, task_id: str, by: str) -> None:
         row = self.store.get_task(task_id)
         if row and row["status"] == "paused":
-            self._event(task_id, "auto_resume", f"task {by} has ended: resuming", interrupted_by=by)
+            self._event(task_id, EventKind.AUTO_RESUME, f"task {by} has ended: resuming", interrupted_by=by)
             self.resume(task_id)
 
     def cancel(self, task_id: str) -> Task:
         row = self.store.get_task(task_id)
         if row and row["status"] in ("queued", "paused"):
             if self.store.update_task(task_id, status="cancelled", expect_status=("queued", "paused")):
-                self._event(task_id, "cancelled", "cancelled before it finished")
+                self._event(task_id, EventKind.CANCELLED, "cancelled before it finished")
                 self._release(task_id)
         elif row and row["status"] == "running":
             self._request_stop(task_id, "cancelled", wait=2.0)
@@ -454,7 +460,7 @@ class Manager:
     def _wait_final_or_paused(self, task_id: str, timeout: float) -> None:
         self.wait(task_id, timeout, statuses=(*FINAL, "paused"))
 
-    def _event(self, task_id: str, kind: str, message: str, **data: Any) -> None:
+    def _event(self, task_id: str, kind: EventKind, message: str, **data: Any) -> None:
         self.store.log_event(kind, message, task_id=task_id, data=data)
 
     # ------------------------------------------------------------------ lifecycle
@@ -464,8 +470,9 @@ class Manager:
         for row in self.store.list_tasks(statuses=("running",), limit=10_000):
             if self.store.update_task(row["id"], status="paused", expect_status=("running",)):
                 partial = (row["checkpoint"] or {}).get("partial_text", "")
-                self._event(row["id"], "recovered", f"was running when the app stopped: paused at {len(partial)} "
-                            "characters", partial_chars=len(partial))
+                self._event(row["id"], EventKind.RECOVERED,
+                            f"was running when the app stopped: paused at {len(partial)} characters",
+                            partial_chars=len(partial))
         for row in reversed(self.store.list_tasks(statuses=("queued",), limit=10_000)):
             self._enqueue(row["id"], priority=1)
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from core.store.event_kinds import EventKind
 from core.store.metrics import MetricsQueries
 from core.store.schema import MIGRATIONS
 from core.store.workflows import WorkflowQueries
@@ -341,8 +342,9 @@ class Store(MetricsQueries, WorkflowQueries):
 
     # ------------------------------------------------------------ events (decision log)
 
-    def log_event(self, kind: str, message: str, *, task_id: str | None = None,
+    def log_event(self, kind: EventKind, message: str, *, task_id: str | None = None,
                   data: dict[str, Any] | None = None) -> int:
+        kind = EventKind(kind)      # an unknown kind is refused here, so the Routing filter can list them all
         with self.transaction() as tx:
             cur = tx.execute("INSERT INTO events (ts, task_id, kind, message, data) VALUES (?, ?, ?, ?, ?)",
                              (time.time(), task_id, kind, message, json.dumps(data or {}, default=str)))

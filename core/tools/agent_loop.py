@@ -28,6 +28,7 @@ from core.hub.client import jsonable
 from core.hub.errors import HubActionError
 from core.llm.keys import redact, session_hash
 from core.llm.router import ChatResult, Router
+from core.store.event_kinds import EventKind
 from core.tools.registry import Tool, ToolArgumentError, ToolRegistry, validate_arguments
 
 DEFAULT_MAX_STEPS = 6
@@ -231,7 +232,7 @@ class AgentLoop:
             return
         error = result.get("error") if isinstance(result, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
-        self.store.log_event("tool_call", f"{name}: {outcome} ({duration:.0f} ms)", task_id=state.task_id, data={
+        self.store.log_event(EventKind.TOOL_CALL, f"{name}: {outcome} ({duration:.0f} ms)", task_id=state.task_id, data={
             "name": name, "arguments": shown, "outcome": outcome, "duration_ms": round(duration, 1),
             "call_id": call_id, "session": session_hash(state.session),
             "error": redact(message, _secrets(keys)) if message else None})
