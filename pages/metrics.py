@@ -8,11 +8,12 @@ import time
 import streamlit as st
 
 from core.app.views import charts
-from core.app.widgets import require_services
+from core.app.widgets import require_services, session_context
 
 WINDOWS = {"Last hour": 3600, "Last 24 hours": 86400, "Last 7 days": 7 * 86400, "Last 30 days": 30 * 86400}
 
 svc = require_services(needs_router=False)   # the usage rows need no provider
+ctx = session_context(svc)
 store = svc.store
 st.title("📈 Metrics")
 st.caption("Every provider attempt the router made, aggregated in the database. Percentiles are over "
@@ -49,7 +50,8 @@ for row in range(0, len(figures), 2):
 
 st.subheader("Export")
 st.caption("The raw usage rows of this time range, one per provider attempt (no keys are ever stored). "
-           "The file is built when you click.")
-st.download_button("Download usage.csv", data=lambda: "".join(store.usage_csv(since, until)),
+           + ("" if ctx.operator else "Only your own requests. ") + "The file is built when you click.")
+mine = None if ctx.operator else ctx.session_hash
+st.download_button("Download usage.csv", data=lambda: "".join(store.usage_csv(since, until, session=mine)),
                    file_name=f"usage-{time.strftime('%Y%m%d-%H%M', time.localtime(since))}.csv", mime="text/csv",
                    key="metrics_csv_download")

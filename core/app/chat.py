@@ -27,16 +27,17 @@ from core.app.views.chat import (
     step_view,
     wants_tools,
 )
+from core.app.views.mcp import session_remote_tools
 from core.app.views.spaces import choose_hub_token, session_clients
 from core.errors import SpacesOSError
 from core.tools.agent_loop import AgentLoop
 from core.tools.registry import build_hub_tools
+from core.tools.remote import server_names
 
 if TYPE_CHECKING:
     from core.app.services import Services
 
 HISTORY_TURNS = 12
-LOCAL_MAX_CHARS = 200_000
 
 
 @dataclass
@@ -65,7 +66,7 @@ class ChatService:
 
     @property
     def max_chars(self) -> int:
-        return self.svc.hosted_settings.max_message_chars if self.svc.hosted else LOCAL_MAX_CHARS
+        return self.svc.policy.max_message_chars
 
     def send(self, ctx: SessionContext, prompt: str, options: ChatOptions) -> ChatTurn:
         """Start answering `prompt`; the user's message joins the history unless it is refused."""
@@ -92,7 +93,7 @@ class ChatService:
                                 overrides=route["overrides"])
             ctx.messages.append({"role": "assistant", "content": "", "compare": items})
             return ChatTurn("compare", items=items)
-        if options.use_tools and wants_tools(prompt):
+        if options.use_tools and wants_tools(prompt, server_names(self.svc.config)):
             result = self.agent_loop(ctx).run(history + [{"role": "user", "content": prompt}],
                                               provider=options.provider, model=options.model, **route)
             self._keep_agent_result(ctx, result)
@@ -140,7 +141,9 @@ class ChatService:
         token = choose_hub_token(svc.config.providers, ctx.keys, hosted=svc.hosted)
         hub, spaces = session_clients(ctx.cache, endpoint=svc.hub_endpoint, token=token, router_url=None,
                                       store=svc.store, session=ctx.identity)
-        return AgentLoop(svc.router, build_hub_tools(hub, spaces), svc.store)
+        registry = build_hub_tools(hub, spaces)
+        registry.extend(session_remote_tools(ctx.cache, svc.config, token, hosted=svc.hosted).tools)   # remote MCP
+        return AgentLoop(svc.router, registry, svc.store)
 
     def confirm(self, ctx: SessionContext, approved: bool) -> None:
         """Run (or decline) the tool call waiting for this session's answer, and keep the result."""

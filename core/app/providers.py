@@ -136,7 +136,7 @@ class ProviderService:
 
     def health(self, ctx: SessionContext, name: str) -> dict[str, Any]:
         """One real call to the provider with this session's key, else the shared one."""
-        return check_health(self.svc.router, name, ctx.key(name))
+        return check_health(self.svc.router, name, ctx.keys, ctx.identity)
 
     def catalogue(self) -> list[dict[str, Any]]:
         return model_catalogue(self.svc.router)

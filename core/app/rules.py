@@ -42,7 +42,7 @@ class RulesService:
             return ""
 
     def editable(self, ctx: SessionContext) -> bool:
-        return ctx.operator or not ctx.hosted
+        return self.svc.policy.may_edit_rules(ctx.operator)
 
     def save(self, ctx: SessionContext, text: str) -> RoutingRules:
         """Validate, write atomically and apply; a bad edit never replaces the file."""
@@ -55,8 +55,5 @@ class RulesService:
             raise RulesError(f"the rules are {len(text.encode()):,} bytes; the limit is {MAX_RULES_BYTES:,}",
                              source=self.path.name)
         rules = save_rules_text(text, self.path)
-        if self.svc.hosted:
-            rules.max_tasks_per_session = min(rules.max_tasks_per_session,
-                                              self.svc.hosted_settings.max_tasks_per_session)
         apply_rules(self.svc, rules)
-        return rules
+        return self.svc.manager.rules if self.svc.manager else rules

@@ -27,6 +27,7 @@ from core.agent.rules import RULES_FILE, RoutingRules, RulesError, load_rules
 from core.errors import ConfigError
 from core.llm.budget import Budget, HostedSettings, hosted_settings
 from core.llm.config import LOOKUP_FILES, AppConfig, find_config_path, load_config
+from core.llm.policy import HostedPolicy
 from core.llm.router import Router
 from core.store import Store, default_db_path
 
@@ -49,8 +50,14 @@ class Services:
     rules_path: str = str(RULES_FILE)
     hub_endpoint: str = "https://huggingface.co"
     hosted_settings: HostedSettings = field(default_factory=HostedSettings)
+    operator_token: str | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
     reloaded: bool = False          # built again after a config or rules file changed
+
+    @cached_property
+    def policy(self) -> HostedPolicy:
+        """What a session may do here; every service asks it."""
+        return HostedPolicy(self.hosted_settings, operator_token=self.operator_token)
 
     @property
     def ok(self) -> bool:
@@ -109,13 +116,12 @@ def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None 
         rules_error = str(e)
         rules = None  # type: ignore[assignment]
     router = Router(config, store, budget=Budget(store, hosted) if hosted.enabled else None)
-    manager = None
+    svc = Services(config, store, router, None, rules_error=rules_error, config_path=path, rules_path=rules_path,
+                   hub_endpoint=hub, hosted_settings=hosted, notes=list(config.warnings),
+                   operator_token=env.get("SPACES_OS_OPERATOR_TOKEN") or None)
     if rules is not None:
-        if hosted.enabled:
-            rules.max_tasks_per_session = min(rules.max_tasks_per_session, hosted.max_tasks_per_session)
-        manager = Manager(router, rules, max_tasks_total=hosted.max_tasks_total if hosted.enabled else None)
-    return Services(config, store, router, manager, rules_error=rules_error, config_path=path,
-                    rules_path=rules_path, hub_endpoint=hub, hosted_settings=hosted, notes=list(config.warnings))
+        apply_rules(svc, rules)
+    return svc
 
 
 def _stamp(path: str | Path) -> tuple:
@@ -171,12 +177,13 @@ class ServiceRoot:
 
 
 def apply_rules(svc: Services, rules: RoutingRules) -> None:
-    """Use new routing rules at once, keeping running tasks, keys in memory and cooldown state."""
+    """Use new routing rules at once, clamped by the hosted policy, keeping running tasks, keys in memory
+    and cooldown state. Every rules change (start-up, file edit, the Routing page) comes through here."""
+    rules = svc.policy.clamp_rules(rules)
     if svc.manager is not None:
         svc.manager.rules = rules
     elif svc.router is not None:
-        svc.manager = Manager(svc.router, rules, max_tasks_total=svc.hosted_settings.max_tasks_total
-                              if svc.hosted else None)
+        svc.manager = Manager(svc.router, rules, max_tasks_total=svc.policy.max_tasks_total)
     svc.rules_error = None
 
 
@@ -187,6 +194,4 @@ def reload_rules(svc: Services) -> None:
     except RulesError as e:
         svc.rules_error = str(e)
         return
-    if svc.hosted:
-        rules.max_tasks_per_session = min(rules.max_tasks_per_session, svc.hosted_settings.max_tasks_per_session)
     apply_rules(svc, rules)

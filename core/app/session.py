@@ -25,6 +25,15 @@ _KEYS, _SETTINGS, _ID = "keys", "provider_settings", "session_id"
 _MESSAGES, _TASKS, _PENDING = "messages", "task_ids", "pending_tool"
 
 
+def proxy_client_address(headers: Mapping[str, str], peer: str | None) -> str | None:
+    """Who a hosted visitor is: the address the Space's proxy appended as the LAST `X-Forwarded-For`
+    hop. Earlier hops are whatever the client sent, and the User-Agent is the client's to change, so
+    neither takes part: a visitor gets a fresh identity (and budget) only from a new address."""
+    forwarded = next((v for k, v in headers.items() if k.lower() == "x-forwarded-for"), "") or ""
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    return hops[-1] if hops else peer if isinstance(peer, str) and peer else None
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     """How this session wants one provider used; starts from the config's values."""

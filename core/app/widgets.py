@@ -13,7 +13,7 @@ import uuid
 import streamlit as st
 
 from core.app.services import ServiceRoot, Services
-from core.app.session import SessionContext
+from core.app.session import SessionContext, proxy_client_address
 from core.llm.budget import visitor_identity
 from core.llm.keys import mask
 
@@ -29,11 +29,7 @@ def services() -> Services:
 
 
 def visitor_address() -> str | None:
-    """The visitor's address as the Space's proxy saw it: the LAST `X-Forwarded-For` hop (the one the
-    proxy appends). Earlier entries are whatever the client sent, so they identify nobody."""
-    headers = st.context.headers or {}
-    hops = [h.strip() for h in (headers.get("x-forwarded-for") or "").split(",") if h.strip()]
-    return hops[-1] if hops else st.context.ip_address
+    return proxy_client_address(st.context.headers or {}, st.context.ip_address)
 
 
 def session_context(svc: Services) -> SessionContext:
@@ -42,9 +38,11 @@ def session_context(svc: Services) -> SessionContext:
     browser session, which is also the operator."""
     ss = st.session_state
     ss.setdefault("session_id", uuid.uuid4().hex)
+    operator = svc.policy.is_operator(ss.get("operator_token"))
     if not svc.hosted:
-        return SessionContext(ss, hosted=False, operator=True)
-    return SessionContext(ss, visitor_identity(visitor_address(), None, ss["session_id"]), hosted=True)
+        return SessionContext(ss, hosted=False, operator=operator)
+    return SessionContext(ss, visitor_identity(visitor_address(), None, ss["session_id"]), hosted=True,
+                          operator=operator)
 
 
 def init_session() -> SessionContext:
@@ -115,3 +113,9 @@ def sidebar(svc: Services, ctx: SessionContext) -> None:
             st.caption("Keys you add on **Providers** stay in this browser tab's session only.")
         if svc.router is not None and svc.router.is_demo(keys):
             st.caption("🧪 Demo mode: offline model")
+        if svc.policy.operator_sign_in:
+            with st.expander("Operator", expanded=False):
+                st.text_input("Operator token", type="password", key="operator_token",
+                              help="Shows every visitor's tasks, decisions and usage. Set by "
+                                   "SPACES_OS_OPERATOR_TOKEN.")
+                st.caption("Signed in: all sessions" if ctx.operator else "Visitor view: your own work only")

@@ -7,7 +7,7 @@ without Streamlit.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -116,9 +116,12 @@ _TOOL_HINT = re.compile(
     r"\b[\w.-]+/[\w.-]+\b[^.?!]*\b(status|logs?|running|stage)\b", re.I)
 
 
-def wants_tools(prompt: str) -> bool:
-    """Does this request look like Hub work (find a model, status of a Space…) rather than a chat?"""
-    return bool(_TOOL_HINT.search(prompt or ""))
+def wants_tools(prompt: str, servers: Iterable[str] = ()) -> bool:
+    """Does this request look like Hub work (find a model, status of a Space…), or name one of the remote
+    MCP `servers` ("ask notebook to…"), rather than a chat?"""
+    prompt = prompt or ""
+    return bool(_TOOL_HINT.search(prompt)) or any(re.search(rf"\b{re.escape(name)}\b", prompt, re.I)
+                                                  for name in servers)
 
 
 def step_view(step: Any) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
-from core.errors import ErrorKind
+from core.errors import ErrorKind, SpacesOSError
 from core.llm.prices import price_for
 from core.llm.router import Router
 
@@ -15,16 +17,23 @@ def key_problem(router: Router, provider: str, key: str) -> str | None:
     return p.accepts_key(key) if p else None
 
 
-def check_health(router: Router, provider: str, session_key: str | None, timeout: float = 10.0) -> dict[str, Any]:
-    """Call the provider once with the session key, else the shared key; latency and error kind."""
-    p = router.providers[provider]
-    key = session_key or p.config.api_key
-    if not key and not p.config.keyless:
-        return {"ok": False, "latency_ms": 0.0, "kind": ErrorKind.AUTH.value, "key_source": "none",
-                "message": "no key: add yours above"}
-    health = p.health(key, timeout)
-    return {"ok": health.ok, "latency_ms": health.latency_ms, "kind": health.kind, "message": health.message,
-            "key_source": "your" if session_key else "shared"}
+def check_health(router: Router, provider: str, keys: Mapping[str, str], session: str | None,
+                 timeout: float = 10.0) -> dict[str, Any]:
+    """One 1-token chat to this provider alone, with the session key, else the shared key. It goes through
+    the router like any request: the hosted budget applies and the attempt is a usage row."""
+    others = {name: {"enabled": False} for name in router.providers if name != provider}
+    started = time.perf_counter()
+    try:
+        result = router.chat([{"role": "user", "content": "Reply with OK."}], provider=provider, keys=keys,
+                             session=session, overrides=others, max_tokens=1, label="HEALTH", deadline=timeout)
+    except SpacesOSError as e:
+        attempts = getattr(e, "attempts", None) or []
+        last = attempts[-1] if attempts else None
+        return {"ok": False, "latency_ms": (time.perf_counter() - started) * 1000,
+                "kind": last.outcome if last else ErrorKind.AUTH.value, "message": str(e).splitlines()[0],
+                "key_source": last.key_source if last else "none"}
+    return {"ok": True, "latency_ms": result.latency_ms or 0.0, "kind": None, "message": "",
+            "key_source": {"byok": "your", "shared": "shared"}.get(result.key_source, result.key_source)}
 
 
 def model_catalogue(router: Router) -> list[dict[str, Any]]:
