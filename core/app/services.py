@@ -143,6 +143,7 @@ class ServiceRoot:
         self._lock = threading.Lock()
         self._services: Services | None = None
         self._stamps: tuple = ()
+        self._key: tuple = ()
         atexit.register(self.shutdown)
 
     def _watched(self) -> tuple:
@@ -168,6 +169,25 @@ class ServiceRoot:
                 reload_rules(old)
             self._stamps = stamps
             return self._services
+
+    _shared: ServiceRoot | None = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> ServiceRoot:
+        """The process's root for the current environment and folder. Asking again (e.g. after someone
+        clears Streamlit's resource cache) returns the same root, so running tasks keep their one owner
+        and no manager is started twice; a different environment (a test) replaces and shuts down the old."""
+        key = (str(Path.cwd()), tuple(sorted(os.environ.items())))
+        with cls._shared_lock:
+            current = cls._shared
+            if current is not None and current._key == key:
+                return current
+            if current is not None:
+                current.shutdown()
+            cls._shared = cls()
+            cls._shared._key = key
+            return cls._shared
 
     def shutdown(self) -> None:
         """A clean stop checkpoints running tasks."""

@@ -20,7 +20,7 @@ from core.llm.keys import mask
 
 @st.cache_resource(show_spinner="Starting Spaces OS…")
 def _root() -> ServiceRoot:
-    return ServiceRoot()
+    return ServiceRoot.shared()      # the same root again if the cache is cleared: no second manager
 
 
 def services() -> Services:
