@@ -1,4 +1,5 @@
-"""The SQLite store: migrations, the background usage writer (flush, close, visibility), transactions."""
+"""The background usage writer (flush, close, visibility, lost writes reported) and write transactions.
+Migrations: test_store_migrations.py; the usage table's queries: test_store_usage.py."""
 
 from __future__ import annotations
 
@@ -8,25 +9,11 @@ import time
 
 import pytest
 
-from core.store import Store
-from core.store.schema import MIGRATIONS
+from core.store import Store, UsageRow
 
 
 def row(i: int, **extra) -> dict:
     return {"request_id": f"r{i}", "ts": time.time(), "provider": "p", "attempt": 1, "outcome": "ok", **extra}
-
-
-def test_migrations_run_once_and_reopening_is_a_no_op(db_path):
-    store = Store(db_path)
-    assert store.schema_version() == len(MIGRATIONS)
-    again = Store(db_path)
-    assert again.schema_version() == len(MIGRATIONS)
-    versions = [r[0] for r in sqlite3.connect(db_path).execute("SELECT version FROM schema_version")]
-    assert versions == list(range(1, len(MIGRATIONS) + 1))
-    names = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")}
-    assert {"usage", "tasks", "events", "space_actions", "audit", "workflow_runs", "workflow_steps"} <= names
-    assert "idx_usage_provider_model_latency_ms" not in names          # dropped by v5
-    assert sqlite3.connect(db_path).execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
 def test_flush_makes_every_queued_row_visible_to_another_connection(db_path):
@@ -84,6 +71,20 @@ def test_a_lost_write_is_reported_not_silent(db_path):
     store.record_attempts([{"request_id": None, "ts": 1, "provider": "p", "attempt": 1, "outcome": "ok"}])
     store.flush()
     assert store.write_errors and "NOT NULL" in store.write_errors[0]
+
+
+def test_a_row_that_is_not_a_usage_row_is_reported_and_the_rest_of_its_batch_written(db_path):
+    store = Store(db_path)
+    store.record_attempts([row(1), {"ts": 1, "provider": "p"}, "not a row", row(2)], wait=True)
+    assert store.usage_count() == 2
+    assert len(store.write_errors) == 2 and all(e.endswith("(1 row)") for e in store.write_errors)
+
+
+def test_usage_rows_and_dicts_go_through_the_same_writer(db_path):
+    store = Store(db_path)
+    store.record_attempts([UsageRow(request_id="r1", ts=1.0, provider="p", attempt=1, outcome="ok"), row(2)],
+                          wait=True)
+    assert [r["request_id"] for r in store.usage_rows()] == ["r1", "r2"] and store.write_errors == []
 
 
 def test_the_wal_shrinks_back_after_a_long_reader_let_it_grow(db_path):

@@ -1,10 +1,29 @@
-"""Versioned migrations. Each entry runs once, in order, inside one transaction; never edit a shipped one."""
+"""Versioned migrations. Each entry runs once, in order, inside one transaction; never edit a shipped one.
+
+    from core.store.connection import connect
+    conn = connect("data/spaces_os.db")
+    migrate(conn)                  # brings any older file up to len(MIGRATIONS); a no-op when current
+    schema_version(conn)           # -> 5
+
+Each table has one owner module, the only code that writes its rows:
+
+    schema_version                  core/store/schema.py (here)
+    usage                           core/store/usage.py (rows queued by core/store/writer.py)
+    tasks                           core/store/tasks.py
+    events                          core/store/events.py
+    audit, space_actions            core/store/audit.py
+    workflow_runs, workflow_steps   core/store/workflows.py
+core/store/metrics.py only reads `usage`, through the covering indexes of `_v2`.
+"""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable
+
+from core.store.connection import immediate
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
@@ -178,3 +197,22 @@ def _v5(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The newest migration applied to this file (0 for a new file)."""
+    return conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+
+
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
+    """Apply, in one transaction, every migration after the file's version up to `target` (default: all);
+    returns the version the file is at afterwards. Safe to run from several processes at once."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at REAL)")
+    target = len(MIGRATIONS) if target is None else target
+    with immediate(conn) as tx:
+        current = schema_version(tx)
+        for version, migration in enumerate(MIGRATIONS[:target], start=1):
+            if version > current:
+                migration(tx)
+                tx.execute("INSERT INTO schema_version VALUES (?, ?)", (version, time.time()))
+        return schema_version(tx)

@@ -1,0 +1,130 @@
+"""The `usage` table: one row per provider attempt, spelled once as `UsageRow`.
+
+    store.record_attempts([UsageRow(request_id="r1", ts=time.time(), provider="openrouter", attempt=1,
+                                    outcome="ok", latency_ms=412.0, streamed=True)])
+    store.flush()
+    store.usage_rows(request_id="r1")[0]["latency_ms"]          # -> 412.0
+
+`UsageRow`'s fields are the table's columns (less the `id` the file assigns), in insert order: the
+column list, the INSERT statement and the insert tuple all come from it. The router builds one per
+attempt; rows are queued for the background writer (core/store/writer.py), so the request thread only
+appends to a deque. Plain mappings with the same keys are accepted too (benchmarks, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any
+
+
+@dataclass(slots=True, kw_only=True)
+class UsageRow:
+    """One provider attempt. Never holds a key: `key_source` says whose key it was, `error` is redacted."""
+
+    request_id: str
+    ts: float                           # unix seconds
+    session: str | None = None          # hash, never the raw id
+    task_id: str | None = None
+    provider: str
+    model: str | None = None
+    key_source: str | None = None       # byok | shared | demo | none
+    attempt: int                        # 1-based within the request
+    outcome: str                        # ok | an ErrorKind value | cooldown_skip
+    http_status: int | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    cost_source: str | None = None      # provider | price_table | unknown
+    label: str | None = None            # QUICK | COMPLEX | URGENT when the manager routed it
+    streamed: bool = False
+    error: str | None = None            # redacted
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> UsageRow:
+        """A row from a dict with these keys; other keys are ignored, a missing required one is a TypeError."""
+        values = {name: row[name] for name in USAGE_COLUMNS if name in row}
+        values["streamed"] = bool(values.get("streamed"))
+        return cls(**values)
+
+
+USAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRow))
+INSERT_USAGE = (f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})")
+_values = attrgetter(*USAGE_COLUMNS)       # one C call: a UsageRow's values as a tuple in column order
+
+
+def usage_values(row: UsageRow | Mapping[str, Any]) -> tuple:
+    """The INSERT_USAGE parameters for one row (runs on the writer thread, not the request's)."""
+    if not isinstance(row, UsageRow):
+        row = UsageRow.from_mapping(row)
+    return _values(row)
+
+
+class UsageQueries:
+    """Mixed into `core.store.Store`; uses its `db()`, `transaction()` and `_ensure_writer()`."""
+
+    def record_attempts(self, rows: Iterable[UsageRow | Mapping[str, Any]], *, wait: bool = False) -> None:
+        """Queue usage rows (one per provider attempt) for the background writer, which also turns
+        them into tuples (off the request thread). Rows are not copied: don't change them later."""
+        put = self._ensure_writer().put
+        for row in rows:
+            put(row)
+        if wait:
+            self.flush()
+
+    def _insert_usage(self, batch: list[tuple]) -> None:
+        with self.transaction() as tx:
+            tx.executemany(INSERT_USAGE, batch)
+
+    def bulk_insert_usage(self, rows: Iterable[UsageRow | Mapping[str, Any]], batch_size: int = 5000) -> None:
+        """Synchronous bulk load (benchmarks, imports). Plain executemany: about 5x sqlite-utils' insert_all."""
+        batch: list[tuple] = []
+        for row in rows:
+            batch.append(usage_values(row))
+            if len(batch) >= batch_size:
+                self._insert_usage(batch)
+                batch = []
+        if batch:
+            self._insert_usage(batch)
+
+    def usage_rows(self, *, request_id: str | None = None, task_id: str | None = None,
+                   limit: int = 1000) -> list[dict[str, Any]]:
+        """Rows in insert order (oldest first), optionally of one request or one task; at most `limit`."""
+        where, params = [], []
+        if request_id:
+            where.append("request_id = ?")
+            params.append(request_id)
+        if task_id:
+            where.append("task_id = ?")
+            params.append(task_id)
+        return list(self.db()["usage"].rows_where(" AND ".join(where) or None, params, order_by="id",
+                                                  limit=int(limit)))
+
+    def usage_count(self) -> int:
+        return self.db().conn.execute("SELECT count(*) FROM usage").fetchone()[0]
+
+    def recent_provider_latency(self, since: float) -> dict[str, float]:
+        """Median latency (ms) of successful attempts per provider since `since`; for URGENT routing."""
+        out = {}
+        conn = self.db().conn
+        for provider, n in conn.execute("SELECT provider, count(*) FROM usage INDEXED BY idx_usage_ts "
+                                        "WHERE ts >= ? AND outcome = 'ok' GROUP BY provider", (since,)).fetchall():
+            row = conn.execute("SELECT latency_ms FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND provider = ? "
+                               "AND outcome = 'ok' ORDER BY latency_ms LIMIT 1 OFFSET ?",
+                               (since, provider, n // 2)).fetchone()
+            out[provider] = row[0]
+        return out
+
+    def shared_spend(self, session: str, *, minute_since: float, day_since: float) -> dict[str, Any]:
+        """A visitor's use of the shared keys: requests in the last minute, tokens and USD in the last day."""
+        conn = self.db().conn
+        minute = conn.execute("SELECT count(DISTINCT request_id) FROM usage WHERE session = ? AND ts >= ? "
+                              "AND key_source = 'shared'", (session, minute_since)).fetchone()[0]
+        tokens, usd = conn.execute("SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0), "
+                                   "coalesce(sum(cost_usd), 0) FROM usage WHERE session = ? AND ts >= ? "
+                                   "AND key_source = 'shared'", (session, day_since)).fetchone()
+        return {"requests_last_minute": minute, "tokens_today": tokens, "usd_today": usd}

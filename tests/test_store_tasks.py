@@ -1,0 +1,98 @@
+"""The tasks table: round trips with JSON fields decoded, compare-and-set updates, filters and order."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+
+from core.store import Store
+
+
+@pytest.fixture
+def store(db_path):
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+def test_a_new_task_round_trips_with_its_json_fields_decoded(store: Store):
+    task = store.create_task(prompt="Summarise this", session="s1", label="COMPLEX", confidence=0.8,
+                             reasons=["long prompt", "asks for a summary"],
+                             checkpoint={"partial_text": "So far", "messages": [{"role": "user", "content": "x"}]})
+    assert re.fullmatch(r"[0-9a-f]{12}", task["id"])
+    assert task["status"] == "queued" and task["created_at"] == task["updated_at"]
+    assert task["reasons"] == ["long prompt", "asks for a summary"]
+    assert task["checkpoint"]["messages"][0]["content"] == "x"
+    assert store.get_task(task["id"]) == task
+
+
+def test_unknown_fields_are_not_stored_and_the_id_can_be_given(store: Store):
+    task = store.create_task(prompt="p", task_id="fixed-id", status="paused", api_key="sk-or-secret", id="other")
+    assert task["id"] == "fixed-id" and task["status"] == "paused"
+    assert "api_key" not in task
+    assert "sk-or-secret" not in str(sqlite3.connect(store.path).execute("SELECT * FROM tasks").fetchall())
+
+
+def test_a_task_id_is_unique(store: Store):
+    store.create_task(prompt="p", task_id="t1")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.create_task(prompt="again", task_id="t1")
+    assert store.get_task("t1")["prompt"] == "p"
+
+
+def test_get_task_of_an_unknown_id_is_none(store: Store):
+    assert store.get_task("nope") is None
+
+
+def test_update_task_changes_columns_and_the_update_time(store: Store):
+    task = store.create_task(prompt="p")
+    assert store.update_task(task["id"], status="done", result="answer", checkpoint=None) is True
+    done = store.get_task(task["id"])
+    assert (done["status"], done["result"], done["checkpoint"]) == ("done", "answer", None)
+    assert done["updated_at"] >= task["updated_at"] and done["created_at"] == task["created_at"]
+
+
+def test_update_task_with_expect_status_refuses_a_wrong_status(store: Store):
+    task = store.create_task(prompt="p", status="running")
+    assert store.update_task(task["id"], status="paused", expect_status=["queued"]) is False
+    assert store.get_task(task["id"]) == task                    # nothing changed, not even updated_at
+    assert store.update_task(task["id"], status="paused", expect_status=("queued", "running")) is True
+    assert store.get_task(task["id"])["status"] == "paused"
+    # a second claim of the same transition loses: only one worker resumes a task
+    assert store.update_task(task["id"], status="running", expect_status=["paused"]) is True
+    assert store.update_task(task["id"], status="running", expect_status=["paused"]) is False
+
+
+def test_update_task_of_an_unknown_id_is_false(store: Store):
+    assert store.update_task("nope", status="done") is False
+
+
+def test_a_checkpoint_given_as_json_text_is_stored_as_is(store: Store):
+    task = store.create_task(prompt="p", checkpoint='{"partial_text": "hi"}')
+    assert task["checkpoint"] == {"partial_text": "hi"}
+
+
+def test_list_tasks_filters_by_session_and_status_newest_first(store: Store):
+    ids = [store.create_task(prompt=f"p{i}", session=s, status=st, task_id=f"t{i}")["id"]
+           for i, (s, st) in enumerate([("a", "done"), ("a", "running"), ("b", "paused"), ("a", "paused")])]
+    assert [t["id"] for t in store.list_tasks()] == ids[::-1]
+    assert [t["id"] for t in store.list_tasks(session="a")] == ["t3", "t1", "t0"]
+    assert [t["id"] for t in store.list_tasks(statuses=["paused", "running"])] == ["t3", "t2", "t1"]
+    assert [t["id"] for t in store.list_tasks(session="a", statuses=["paused"])] == ["t3"]
+    assert [t["id"] for t in store.list_tasks(limit=2)] == ["t3", "t2"]
+
+
+def test_list_tasks_breaks_a_creation_time_tie_by_insert_order(store: Store):
+    for i in range(3):
+        store.create_task(prompt="p", task_id=f"t{i}")
+    with store.transaction() as tx:
+        tx.execute("UPDATE tasks SET created_at = 1.0")
+    assert [t["id"] for t in store.list_tasks()] == ["t2", "t1", "t0"]
+
+
+def test_listed_tasks_have_their_json_fields_decoded(store: Store):
+    store.create_task(prompt="p", reasons=["r"], checkpoint={"k": 1})
+    (task,) = store.list_tasks()
+    assert task["reasons"] == ["r"] and task["checkpoint"] == {"k": 1}
