@@ -64,6 +64,7 @@ class Status:
     message: str = "error"
     retry_after: str | None = None
     metadata: dict | None = None
+    headers: dict = field(default_factory=dict)     # extra response headers (e.g. Location on a 307)
 
 
 @dataclass
@@ -198,7 +199,7 @@ class FakeOpenAI:
             error = {"code": b.status, "message": b.message}
             if b.metadata:
                 error["metadata"] = b.metadata
-            headers = {"retry-after": b.retry_after} if b.retry_after else {}
+            headers = {**({"retry-after": b.retry_after} if b.retry_after else {}), **b.headers}
             self._send_json(h, b.status, {"error": error}, headers)
         elif isinstance(b, NotJSON):
             data = b.body.encode()

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from core.llm.config import OPENROUTER_BASE, find_config_path, load_config
+from core.llm.config import find_config_path, load_config
+from core.llm.providers.openrouter import OpenRouterProvider
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "design"
 SHAPES = [SHARED / "agentic-config.shape1.yaml", SHARED / "agentic-config.shape2.yaml"]
@@ -31,7 +32,8 @@ def test_shape1_loads_unchanged_with_env_keys_and_fixes_openrouter_url():
     names = [p.name for p in cfg.providers]
     assert names == ["openrouter", "huggingface", "sheikh", "custom_provider_x", "demo"]   # priority first
     orr = cfg.provider("openrouter")
-    assert orr.kind == "openrouter" and orr.base_url == OPENROUTER_BASE and orr.api_key == "sk-or-shared"
+    assert orr.kind == "openrouter" and orr.base_url == OpenRouterProvider.default_base_url
+    assert orr.api_key == "sk-or-shared"
     assert any("api.openrouter.ai" in w for w in cfg.warnings)
     assert cfg.provider("huggingface").api_key == "hf_shared"
     assert cfg.mcp_url == "https://huggingface.co/mcp"
@@ -46,7 +48,7 @@ def test_shape2_loads_unchanged_and_unset_variables_mean_no_shared_key():
     cfg = load_config(SHAPES[1], env={})
     assert [p.name for p in cfg.providers] == ["openrouter", "huggingface", "sheikh", "demo"]
     assert all(p.api_key is None for p in cfg.providers)
-    assert cfg.provider("openrouter").base_url == OPENROUTER_BASE
+    assert cfg.provider("openrouter").base_url == OpenRouterProvider.default_base_url
 
 
 @needs_shared

@@ -1,5 +1,5 @@
-"""Provider modules against the local fake server: OpenRouter's extras, Hugging Face through
-InferenceClient, OpenAI-compatible endpoints, and the demo provider."""
+"""Provider modules against the local fake server: OpenRouter's extras, Hugging Face through its
+router's OpenAI-compatible API, OpenAI-compatible endpoints, and the demo provider."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_redirects_are_not_followed_so_keys_cannot_be_forwarded(fake):
     assert len(fake.requests) == 1
 
 
-def test_huggingface_provider_uses_inference_client_with_explicit_key(fake, db_path):
+def test_huggingface_provider_sends_the_explicit_key_to_the_router(fake, db_path):
     cfg = {"huggingface": {"url": fake.url, "models": ["meta-llama/Llama-3.1-8B-Instruct:fastest"]}}
     router = Router.from_config(cfg, db=db_path)
     fake.queue(Reply("from hf"))
@@ -74,7 +74,7 @@ def test_huggingface_provider_uses_inference_client_with_explicit_key(fake, db_p
     assert request.body["model"] == "meta-llama/Llama-3.1-8B-Instruct:fastest"   # policy suffix passed through
 
 
-def test_huggingface_stream_and_rate_limit_through_inference_client(fake, db_path):
+def test_huggingface_stream_and_rate_limit_through_the_router_api(fake, db_path):
     cfg = {"huggingface": {"url": fake.url, "token": "hf_sharedtoken123456"}}
     router = Router.from_config(cfg, db=db_path)
     fake.queue(Status(429, "busy", retry_after="60"), Reply())
@@ -98,7 +98,7 @@ def test_huggingface_refuses_a_non_hf_key_without_sending_it(fake):
 
 
 def test_machine_hf_token_never_reaches_a_custom_endpoint(fake, db_path, monkeypatch):
-    """InferenceClient(base_url=...) without api_key would send HF_TOKEN; our OpenAI-compatible path never does."""
+    """A keyless endpoint gets no Authorization header: the machine's HF_TOKEN is never sent on its own."""
     monkeypatch.setenv("HF_TOKEN", SENTINEL_HF)
     router = Router.from_config({"custom": {"url": fake.url, "keyless": True}}, db=db_path)
     router.chat(MSG)

@@ -25,7 +25,7 @@ from typing import Any
 from core.agent.classifier import Classification, Label, classify
 from core.agent.rules import RoutingRules, load_rules
 from core.errors import AllProvidersFailed, SpacesOSError, StreamInterrupted
-from core.llm.keys import session_hash
+from core.llm.keys import redact_value, session_hash
 from core.llm.router import Attempt, Router
 from core.store.event_kinds import EventKind
 
@@ -313,11 +313,11 @@ class Manager:
                 yield value
                 if time.monotonic() - last_save >= PROGRESS_EVERY_S:
                     last_save = time.monotonic()
-                    self.store.update_task(task_id, checkpoint=self._checkpoint(
+                    self._save(task_id, checkpoint=self._checkpoint(
                         messages[:-1] if resumed else messages, text, stream.provider, stream.model))
             elif kind == "end":
                 result = stream.result
-                self.store.update_task(task_id, status="done", result=text, provider=result.provider,
+                self._save(task_id, status="done", result=text, provider=result.provider,
                                        model=result.model, checkpoint=None, expect_status=("running",))
                 self._event(task_id, EventKind.DONE,
                             f"{len(text)} characters from {result.provider}/{result.model}",
@@ -329,7 +329,7 @@ class Manager:
             else:   # error
                 if isinstance(value, StreamInterrupted):
                     text_so_far = text
-                    self.store.update_task(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
+                    self._save(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
                         messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
                         expect_status=("running",))
                     self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
@@ -340,10 +340,19 @@ class Manager:
                 return
 
     def _finish_failed(self, task_id: str, error: str, partial: str) -> None:
-        self.store.update_task(task_id, status="failed", error=error, result=partial or None,
+        self._save(task_id, status="failed", error=error, result=partial or None,
                                expect_status=("running",))
         self._event(task_id, EventKind.FAILED, error.splitlines()[0], error=error)
         self._release(task_id)
+
+    def _save(self, task_id: str, **fields: Any) -> bool:
+        """`store.update_task` with the result, error and checkpoint redacted of every key in play."""
+        control = self._controls.get(task_id)
+        secrets = [*(control.keys.values() if control else ()), *(p.config.api_key for p in self.router.providers.values())]
+        for name in ("result", "error", "checkpoint"):
+            if fields.get(name) is not None:
+                fields[name] = redact_value(fields[name], secrets)
+        return self.store.update_task(task_id, **fields)
 
     @staticmethod
     def _checkpoint(messages, partial: str, provider: str | None, model: str | None) -> dict[str, Any]:
@@ -352,11 +361,11 @@ class Manager:
     def _stopped(self, task_id: str, control: _Control, reason: str, text: str, messages, provider, model) -> None:
         checkpoint = self._checkpoint(messages, text, provider, model)
         if reason == "cancelled":
-            self.store.update_task(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",))
+            self._save(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",))
             self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters")
             self._release(task_id)
         else:
-            self.store.update_task(task_id, status="paused", checkpoint=checkpoint, expect_status=("running",))
+            self._save(task_id, status="paused", checkpoint=checkpoint, expect_status=("running",))
             if reason == "interrupted":
                 self._event(task_id, EventKind.INTERRUPTED, f"paused for task {control.interrupted_by}",
                             interrupted_by=control.interrupted_by)

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.errors import ConfigError
 from core.llm.config import ProviderConfig
+from core.llm.yaml_loader import load_yaml
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "data" / "routing.yaml"
 LABELS = ("QUICK", "COMPLEX", "URGENT")
 POLICIES = ("interrupt", "queue", "parallel")
+MAX_RULES_BYTES = 64 * 1024
 
 
 class RulesError(ConfigError):
@@ -122,12 +122,8 @@ def parse_rules(raw: Any, source: str = "routing.yaml") -> RoutingRules:
 
 
 def parse_rules_text(text: str, source: str = "routing.yaml") -> RoutingRules:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise RulesError(f"invalid YAML: {getattr(e, 'problem', None) or 'malformed'}", source=source,
-                         line=mark.line + 1 if mark else None) from None
+    """Parse and validate routing rules text (bounded: size, depth and aliases, see `core.llm.yaml_loader`)."""
+    raw, _ = load_yaml(text, source=source, error=RulesError, max_bytes=MAX_RULES_BYTES)
     return parse_rules(raw, source)
 
 

@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -51,8 +50,10 @@ from core.build.workflow import (
     StopRun,
     Workflow,
 )
+from core.errors import ConfigError
 from core.hub.errors import HubActionError, HubErrorKind
 from core.llm.keys import session_hash
+from core.llm.yaml_loader import load_yaml
 
 if TYPE_CHECKING:
     from core.hub.client import HubClient
@@ -79,6 +80,7 @@ STREAMLIT_PORT = 8501
 MAX_IDEA_CHARS = 2000
 LOG_TAIL_LINES = 40
 REPAIRABLE_STAGES = ("BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE")
+MAX_FRONT_MATTER_BYTES = 16 * 1024
 
 # ----------------------------------------------------------------------------- the prompt protocol
 
@@ -583,8 +585,8 @@ def _front_matter(readme: str) -> dict[str, Any]:
     if not found:
         return {}
     try:
-        data = yaml.safe_load(found.group(1))
-    except yaml.YAMLError:
+        data, _ = load_yaml(found.group(1), max_bytes=MAX_FRONT_MATTER_BYTES)
+    except ConfigError:
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -594,10 +596,10 @@ def _front_matter_problems(readme: str, sdk: str, files: Mapping[str, str]) -> l
     if not found:
         return ["README.md must start with YAML front matter between two --- lines"]
     try:
-        meta = yaml.safe_load(found.group(1))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        return ["README.md front matter is not valid YAML" + (f" (line {mark.line + 2})" if mark else "")]
+        meta, _ = load_yaml(found.group(1), max_bytes=MAX_FRONT_MATTER_BYTES)
+    except ConfigError as err:
+        return ["README.md front matter is not valid YAML" + (f" (line {err.line + 1})" if err.line else "")
+                + ("" if err.detail.startswith("invalid YAML") else f": {err.detail}")]
     if not isinstance(meta, dict):
         return ["README.md front matter must be a mapping of keys"]
     problems = []

@@ -35,9 +35,10 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from core.hub.errors import HubActionError, HubErrorKind, to_hub_error
 from core.hub.names import RepoKind, hub_page_url, validate_repo_id
 from core.llm.keys import mask
+from core.llm.providers.huggingface import HuggingFaceProvider
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-DEFAULT_ROUTER_URL = "https://router.huggingface.co/v1"
+DEFAULT_ROUTER_URL = HuggingFaceProvider.default_base_url
 LIBRARY_NAME = "spaces-os"
 
 DEFAULT_PAGE_SIZE = 20

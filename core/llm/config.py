@@ -23,6 +23,7 @@ import yaml
 
 from core.errors import ConfigError
 from core.llm.keys import mask
+from core.llm.yaml_loader import load_yaml
 
 LOOKUP_FILES = ("agentic-config.yaml", "agentic-config.yml", "agentic-config.json")
 OPENROUTER_BASE = "https://openrouter.ai/api/v1"
@@ -146,16 +147,11 @@ def _read_file(path: Path) -> tuple[dict, dict[str, int]]:
             raw = json.loads(text) if text.strip() else {}
         except json.JSONDecodeError as e:
             raise ConfigError(f"invalid JSON: {e.msg}", source=str(path), line=e.lineno) from None
+        except RecursionError:
+            raise ConfigError("the JSON is nested too deeply to read; write it out plainly", source=str(path)) from None
         lines: dict[str, int] = {}
     else:
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            raw = yaml.safe_load(text) if node is not None else {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-            problem = getattr(e, "problem", None) or "malformed YAML"
-            raise ConfigError(f"invalid YAML: {problem}", source=str(path),
-                              line=mark.line + 1 if mark else None) from None
+        raw, node = load_yaml(text, source=str(path), max_bytes=MAX_CONFIG_BYTES)
         lines = _line_index(node) if node is not None else {}
     if raw is None:
         raw = {}

@@ -6,12 +6,14 @@ public address when checked and to 127.0.0.1 when connected), so the guard sits 
 network backend: every connection resolves the name itself, checks every address, and connects to
 the address it checked. TLS still verifies the certificate against the hostname.
 
-The operator's own config file is trusted and does not go through this guard.
+The operator's own config file is trusted and does not go through this guard. Names a visitor
+types where no address belongs (a model id) go through `check_name`: a URL there is refused.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
@@ -74,6 +76,26 @@ def check_url(url: str) -> str:
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise BlockedURL(f"That endpoint is not allowed: {host} is a local name.")
     return url
+
+
+_URL_LIKE = re.compile(r"^\s*(?:[a-z][a-z0-9+.\-]*:)?//|://", re.I)
+_NOT_IN_NAMES = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+MAX_NAME_LENGTH = 200
+
+
+def check_name(value: str, what: str = "a name") -> str:
+    """A name a visitor typed where the code expects a name (a model id), never an address: a URL,
+    whitespace or control characters are refused in plain words. Returns the name."""
+    if not isinstance(value, str) or not value:
+        raise BlockedURL(f"{what[0].upper()}{what[1:]} cannot be empty.")
+    if _URL_LIKE.search(value):
+        raise BlockedURL(f"That is a URL, and {what} is never an endpoint: type a model id such as `org/model`, "
+                         "or add the endpoint as a provider of its own.")
+    if _NOT_IN_NAMES.search(value):
+        raise BlockedURL(f"{what[0].upper()}{what[1:]} cannot contain spaces or control characters.")
+    if len(value) > MAX_NAME_LENGTH:
+        raise BlockedURL(f"{what[0].upper()}{what[1:]} is longer than {MAX_NAME_LENGTH} characters.")
+    return value
 
 
 def resolve_checked(host: str, port: int, resolver: Resolver | None = None) -> str:

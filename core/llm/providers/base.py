@@ -7,14 +7,18 @@ only as `ProviderError` with an `ErrorKind`, already redacted.
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.errors import ErrorKind, ProviderError
-from core.llm.config import ProviderConfig
-from core.llm.keys import redact
+from core.llm.keys import redact, register_key_shape
+from core.llm.netguard import BlockedURL, check_name
+
+if TYPE_CHECKING:      # config reads the provider classes' facts, so providers import it for types only
+    from core.llm.config import ProviderConfig
 
 
 @dataclass
@@ -71,14 +75,75 @@ class Health:
 
 
 class Provider:
-    """Base class: subclasses override the hooks that differ."""
+    """Base class: subclasses override the hooks that differ, and state their facts as class attributes.
+
+    The facts are all the rest of the code knows about a provider: config reads `aliases`, `env_keys`,
+    `default_base_url` and `default_models`; key checks read `key_prefix` and `key_shape`; model checks
+    read `model_shape`. See NEW_PROVIDER.md."""
 
     kind = "base"
-    label = ""          # shown next to answers; the demo provider sets "DEMO"
+    label = ""                                  # shown next to answers; the demo provider sets "DEMO"
+    display_name = ""                           # in messages: "Hugging Face", "OpenRouter"
+    aliases: ClassVar[tuple[str, ...]] = ()     # other config section names meaning this provider ("hf")
+    env_keys: ClassVar[tuple[str, ...]] = ()    # the shared key from the environment; the first one set wins
+    default_base_url: str | None = None
+    default_models: ClassVar[tuple[str, ...]] = ()
+    key_prefix = ""                             # how this provider's keys start ("hf_"); shown to users
+    key_shape: str | None = None                # a regex for a whole key, redacted everywhere it appears
+    key_shape_required = False                  # refuse a key without `key_prefix` (else only others' shapes)
+    model_shape: str | None = None              # a regex a model name must match, beyond `check_name`
+    model_hint = "a model id"                   # the model name's shape in words, for the error
+
+    _model_re: ClassVar[re.Pattern | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "key_shape" in cls.__dict__ and cls.key_shape:
+            register_key_shape(cls.key_prefix, cls.key_shape)
+        cls._model_re = re.compile(cls.model_shape) if cls.model_shape else None
 
     def __init__(self, config: ProviderConfig):
         self.config = config
         self.name = config.name
+        self._checked_models: dict[str, str | None] = {}
+
+    @classmethod
+    def configured_url(cls, url: str | None, path: str, warnings: list[str]) -> str | None:
+        """The base URL to store for this provider, from the config's `url` (already checked http(s))."""
+        return url.rstrip("/") if url else cls.default_base_url
+
+    @classmethod
+    def model_problem(cls, name: str, configured_url: str | None = None) -> str | None:
+        """Why `name` cannot be one of this provider's model names, in plain words, or None."""
+        if configured_url and _endpoint(name) == _endpoint(configured_url):
+            return None
+        try:
+            check_name(name, "a model name")
+        except BlockedURL as e:
+            return str(e)
+        if cls._model_re is not None and not cls._model_re.fullmatch(name):
+            return f"`{redact(name, limit=80)}` is not {cls.model_hint}."
+        return None
+
+    def validate_model(self, name: str | None) -> str | None:
+        """The model name to send for `name`, or ProviderError(BAD_REQUEST) saying why it is not one.
+
+        A model name is never an endpoint: a URL is refused, unless it is this provider's own configured
+        URL, which means "its default model"."""
+        if name is None:
+            return None
+        known = self._checked_models.get(name, False)
+        if known is not False:
+            return known
+        if self.config.base_url and _endpoint(name) == _endpoint(self.config.base_url):
+            checked = self.config.default_model
+        elif problem := self.model_problem(name):
+            raise ProviderError(ErrorKind.BAD_REQUEST, f"{self.name}: {problem}")
+        else:
+            checked = name
+        if len(self._checked_models) < 256:
+            self._checked_models[name] = checked
+        return checked
 
     # The router calls these three; each raises ProviderError on failure.
     def chat(self, request: ChatRequest, key: str | None, timeout: float) -> Completion:
@@ -103,10 +168,17 @@ class Provider:
 
     def accepts_key(self, key: str) -> str | None:
         """None if `key` can be used here, else why not (shown to the user)."""
-        return None
+        from core.llm.providers import key_problem  # the registry imports this module
+
+        return key_problem(self.kind, key)
 
     def close(self) -> None:
         pass
+
+
+def _endpoint(url: str) -> str:
+    """A URL compared as an endpoint: `…/v1`, `…/v1/` and `…/v1/chat/completions` are the same one."""
+    return url.strip().rstrip("/").removesuffix("/chat/completions").rstrip("/")
 
 
 # ------------------------------------------------------------------ error normalisation
@@ -151,19 +223,19 @@ def _error_field(body: Any, *path: str) -> Any:
 
 
 def error_message(body: Any, text: str = "") -> str:
-    """The server's own words, from an OpenAI/OpenRouter-style body, or its text."""
+    """The server's own words, from an OpenAI/OpenRouter-style body, or its text (uncut: redact, then cut)."""
     message = _error_field(body, "message")
     if isinstance(message, str):
         return message
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"]
-    return text.strip()[:200]
+    return text.strip()
 
 
 def http_error(provider: str, status: int, body: Any, text: str, retry_after: str | None,
                key: str | None) -> ProviderError:
     kind = kind_for_status(status, body)
-    detail = redact(error_message(body, text), [key])[:300]
+    detail = redact(error_message(body, text), [key], limit=300)
     return ProviderError(kind, f"{provider}: HTTP {status}" + (f": {detail}" if detail else ""),
                          status=status, retry_after=parse_retry_after(retry_after))
 

@@ -151,6 +151,8 @@ def _chunks(text: str) -> list[str]:
 
 class DemoProvider(Provider):
     kind = "demo"
+    display_name = "Demo"
+    default_models = ("demo/quick-1", "demo/deep-1")
     label = "DEMO"
 
     @property

@@ -1,49 +1,59 @@
-"""Hugging Face Inference Providers through `huggingface_hub.InferenceClient`.
+"""Hugging Face Inference Providers through the HF router's OpenAI-compatible API.
 
-`provider` is `auto` (the HF router picks), a named provider (`together`, `groq`…), or a policy
-suffix on the model (`org/model:fastest`, `:cheapest`). The client is always built with an
-explicit `hf_` key: without one, InferenceClient would attach the machine's HF_TOKEN on its own.
+    POST https://router.huggingface.co/v1/chat/completions   {"model": "org/model:fastest", ...}
+
+The shared OpenAI-compatible flow sends it on this provider's own `httpx.HTTPTransport`: no
+redirect is followed (the prompt and the key never go to another origin), there is no cookie jar
+(one visitor's cookie never rides on the next visitor's request), and the only key sent is the one
+the router passes, never the machine's `HF_TOKEN`. The router resolves the provider itself, so
+there is no Hub lookup (the provider-mapping call huggingface_hub makes with the machine's token).
+
+`provider` in the config is `auto` (the router picks) or a name (`together`, `groq`…), sent as the
+router's model suffix when the model has none; policies are suffixes too (`org/model:cheapest`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from core.errors import ErrorKind, ProviderError
-from core.llm.config import HF_ROUTER_BASE
-from core.llm.keys import redact
-from core.llm.providers.base import (
-    ChatRequest,
-    Completion,
-    ModelInfo,
-    Provider,
-    generation_options,
-    http_error,
-)
+from core.llm.providers.base import ChatRequest, Completion, ModelInfo
+from core.llm.providers.openai_compatible import OpenAICompatibleProvider
+
+_HUB_NAME = r"[A-Za-z0-9][\w.\-]*"
 
 
-class HuggingFaceProvider(Provider):
+class HuggingFaceProvider(OpenAICompatibleProvider):
     kind = "huggingface"
+    display_name = "Hugging Face"
+    aliases = ("hf",)
+    env_keys = ("HF_TOKEN",)
+    default_base_url = "https://router.huggingface.co/v1"
+    default_models = ("meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "deepseek-ai/DeepSeek-V3-0324")
+    key_prefix = "hf_"
+    key_shape = r"hf_[A-Za-z0-9]{8,}"
+    key_shape_required = True
+    model_shape = rf"{_HUB_NAME}/{_HUB_NAME}(?::[\w.\-]+)?"
+    model_hint = ("a Hugging Face model id such as `meta-llama/Llama-3.1-8B-Instruct`, optionally with a "
+                  "provider or policy suffix (`:together`, `:fastest`, `:cheapest`)")
 
-    def accepts_key(self, key: str) -> str | None:
-        if not key.startswith("hf_"):
-            return "a Hugging Face token starts with `hf_`"
-        return None
+    @classmethod
+    def configured_url(cls, url: str | None, path: str, warnings: list[str]) -> str | None:
+        return url.rstrip("/") if url else None      # None: the public router (`default_base_url`)
 
-    def _client(self, key: str, timeout: float):
-        from huggingface_hub import InferenceClient  # imported lazily: 270 ms that demo mode never pays
+    def headers(self, key: str | None) -> dict[str, str]:
+        headers = super().headers(key)
+        if self.config.options.get("bill_to"):
+            headers["X-HF-Bill-To"] = str(self.config.options["bill_to"])
+        return headers
 
-        bill_to = self.config.options.get("bill_to")
-        if self.config.base_url:
-            # The operator pointed this provider at a specific URL in their own (trusted) config.
-            return InferenceClient(base_url=self.config.base_url, api_key=key, timeout=timeout)
-        provider = self.config.options.get("provider") or "auto"
-        return InferenceClient(provider=provider, api_key=key, timeout=timeout, bill_to=bill_to)
-
-    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
-        return generation_options(request)
+    def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body = super().payload(request, stream)
+        pinned = self.config.options.get("provider")
+        if pinned and pinned != "auto" and body.get("model") and ":" not in body["model"]:
+            body["model"] = f"{body['model']}:{pinned}"
+        return body
 
     def _check_key(self, key: str | None) -> str:
         if not key:
@@ -54,116 +64,23 @@ class HuggingFaceProvider(Provider):
         return key
 
     def chat(self, request: ChatRequest, key: str | None, timeout: float) -> Completion:
-        key = self._check_key(key)
-        with self._client(key, timeout) as client:
-            try:
-                out = client.chat_completion(request.messages, **self._arguments(request))
-            except Exception as e:
-                raise self._normalise(e, key) from None
-        try:
-            choice = out.choices[0]
-            text = choice.message.content
-            tool_calls = [dict(c) for c in choice.message.tool_calls] if choice.message.tool_calls else None
-            if text is None and not tool_calls:
-                raise ValueError("no content")
-        except (AttributeError, IndexError, TypeError, ValueError):
-            raise ProviderError(ErrorKind.BAD_RESPONSE, f"{self.name}: answered without a valid completion") \
-                from None
-        usage = out.usage
-        cost = getattr(usage, "cost", None) if usage else None
-        return Completion(
-            text=text or "", model=out.model, tokens_in=getattr(usage, "prompt_tokens", None),
-            tokens_out=getattr(usage, "completion_tokens", None),
-            cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
-            finish_reason=choice.finish_reason, tool_calls=tool_calls,
-        )
+        return super().chat(request, self._check_key(key), timeout)
 
     def stream(self, request: ChatRequest, key: str | None, timeout: float) -> Iterator[str | Completion]:
-        key = self._check_key(key)
-        final = Completion(text="")
-        parts: list[str] = []
-        with self._client(key, timeout) as client:
-            try:
-                for chunk in client.chat_completion(request.messages, stream=True, **self._arguments(request)):
-                    final.model = getattr(chunk, "model", None) or final.model
-                    usage = getattr(chunk, "usage", None)
-                    if usage:
-                        final.tokens_in = getattr(usage, "prompt_tokens", None)
-                        final.tokens_out = getattr(usage, "completion_tokens", None)
-                    for choice in chunk.choices or []:
-                        text = choice.delta.content if choice.delta else None
-                        if text:
-                            parts.append(text)
-                            yield text
-                        if choice.finish_reason:
-                            final.finish_reason = choice.finish_reason
-            except ProviderError:
-                raise
-            except Exception as e:
-                raise self._normalise(e, key, streaming=True) from None
-        if final.finish_reason is None:    # no finish_reason: cut short, empty, or not a stream at all
-            raise ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: the stream ended before it was complete")
-        final.text = "".join(parts)
-        yield final
-
-    def _normalise(self, e: Exception, key: str, streaming: bool = False) -> ProviderError:
-        from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGenerationError
-        from huggingface_hub.utils import httpx as hf_httpx  # httpx2 on huggingface_hub 2.x
-
-        if isinstance(e, (InferenceTimeoutError, hf_httpx.TimeoutException)):
-            return ProviderError(ErrorKind.TIMEOUT, f"{self.name}: no answer in time")
-        if isinstance(e, HfHubHTTPError) and e.response is not None:
-            response = e.response
-            try:
-                body = response.json()
-            except Exception:
-                body = None
-            try:
-                text = response.text
-            except Exception:
-                text = ""
-            return http_error(self.name, response.status_code, body, text, response.headers.get("retry-after"),
-                              key)
-        if isinstance(e, TextGenerationError):
-            return ProviderError(ErrorKind.STREAM_ERROR,
-                                 f"{self.name}: error in the stream: {redact(str(e), [key])[:200]}")
-        if isinstance(e, (hf_httpx.RemoteProtocolError, hf_httpx.ReadError)) and streaming:
-            return ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: the stream was cut off")
-        if isinstance(e, hf_httpx.HTTPError):
-            return ProviderError(ErrorKind.UNAVAILABLE, f"{self.name}: cannot reach the endpoint "
-                                                        f"({type(e).__name__})")
-        if isinstance(e, (json.JSONDecodeError, ValueError, KeyError, TypeError)):
-            return ProviderError(ErrorKind.BAD_RESPONSE,
-                                 f"{self.name}: answered with something that is not a completion "
-                                 f"({type(e).__name__}: {redact(str(e), [key])[:120]})")
-        return ProviderError(ErrorKind.UNAVAILABLE, f"{self.name}: {type(e).__name__}: {redact(str(e), [key])[:160]}")
+        yield from super().stream(request, self._check_key(key), timeout)   # checked before anything is sent
 
     def list_models(self, key: str | None, timeout: float = 10.0) -> list[ModelInfo]:
         """The HF router's `/v1/models` listing, with the cheapest live provider's price per model."""
-        import httpx
+        return super().list_models(key if key and key.startswith(self.key_prefix) else None, timeout)
 
-        base = (self.config.base_url or HF_ROUTER_BASE).rstrip("/").removesuffix("/chat/completions")
-        headers = {"Authorization": f"Bearer {key}"} if key and key.startswith("hf_") else {}
-        try:
-            response = httpx.get(base + "/models", headers=headers, timeout=timeout)
-        except httpx.HTTPError as e:
-            raise ProviderError(ErrorKind.UNAVAILABLE, f"{self.name}: cannot list models ({type(e).__name__})") \
-                from None
-        if response.status_code >= 400:
-            raise http_error(self.name, response.status_code, None, response.text, None, key)
-        try:
-            entries = response.json().get("data", [])
-        except (ValueError, AttributeError):
-            raise ProviderError(ErrorKind.BAD_RESPONSE, f"{self.name}: the model list is not JSON") from None
-        models = []
-        for entry in entries:
-            live = [p for p in entry.get("providers") or [] if p.get("status") == "live" and p.get("pricing")]
-            cheapest = min(live, key=lambda p: p["pricing"].get("output") or 0, default=None)
-            models.append(ModelInfo(
-                entry.get("id", "?"),
-                cheapest["pricing"].get("input") if cheapest else None,
-                cheapest["pricing"].get("output") if cheapest else None,
-                cheapest.get("context_length") if cheapest else None,
-                note=f"via {cheapest['provider']}" if cheapest else "",
-            ))
-        return models
+    def _model_info(self, entry: dict[str, Any]) -> ModelInfo:
+        live = [p for p in entry.get("providers") or []
+                if isinstance(p, dict) and p.get("status") == "live" and p.get("pricing")]
+        cheapest = min(live, key=lambda p: p["pricing"].get("output") or 0, default=None)
+        return ModelInfo(
+            entry["id"],
+            cheapest["pricing"].get("input") if cheapest else None,
+            cheapest["pricing"].get("output") if cheapest else None,
+            cheapest.get("context_length") if cheapest else None,
+            note=f"via {cheapest['provider']}" if cheapest else "",
+        )

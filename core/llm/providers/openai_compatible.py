@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import ssl
 import threading
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
 
 from core.errors import ErrorKind, ProviderError
-from core.llm.config import ProviderConfig
 from core.llm.keys import redact
 from core.llm.netguard import BlockedURL, GuardedTransport
 from core.llm.providers.base import (
@@ -37,9 +37,16 @@ from core.llm.providers.base import (
     http_error,
 )
 
+if TYPE_CHECKING:
+    from core.llm.config import ProviderConfig
+
 
 class OpenAICompatibleProvider(Provider):
+    """Any OpenAI-compatible endpoint named in the config: a section with a `url` and a name that is
+    not a built-in provider's. Any key shape and any model name that is not a URL."""
+
     kind = "openai_compatible"
+    display_name = "OpenAI-compatible endpoint"
 
     def __init__(self, config: ProviderConfig):
         super().__init__(config)
@@ -51,8 +58,17 @@ class OpenAICompatibleProvider(Provider):
 
     # ---------------------------------------------------------------- hooks
 
+    @classmethod
+    def configured_url(cls, url: str | None, path: str, warnings: list[str]) -> str | None:
+        if cls.default_base_url is None:       # a custom endpoint: its chat-completions URL, as configured
+            return chat_completions_url(url) if url else None
+        return (url or cls.default_base_url).rstrip("/").removesuffix("/chat/completions")
+
     def _chat_url(self) -> str:
-        return self.config.base_url or ""
+        if self.default_base_url is None:
+            return self.config.base_url or ""
+        base = (self.config.base_url or self.default_base_url).rstrip("/").removesuffix("/chat/completions")
+        return base + "/chat/completions"
 
     def models_url(self) -> str:
         return self.chat_url.removesuffix("/chat/completions") + "/models"
@@ -61,7 +77,9 @@ class OpenAICompatibleProvider(Provider):
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        """The JSON body; raises ProviderError(BAD_REQUEST) for a model name that cannot be sent."""
         body: dict[str, Any] = {**generation_options(request), "messages": request.messages, "stream": stream}
+        body["model"] = self.validate_model(request.model)
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -119,7 +137,7 @@ class OpenAICompatibleProvider(Provider):
             return ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: the stream was cut off")
         return ProviderError(ErrorKind.UNAVAILABLE,
                              f"{self.name}: cannot reach {self.host} ({type(e).__name__}: "
-                             f"{redact(str(e), [key])[:120]})")
+                             f"{redact(str(e), [key], limit=120)})")
 
     def _raise_for_status(self, response: httpx.Response, key: str | None) -> None:
         if response.status_code < 400 and response.status_code not in (301, 302, 303, 307, 308):
@@ -187,7 +205,7 @@ class OpenAICompatibleProvider(Provider):
             if "error" in chunk:
                 message = chunk["error"].get("message") if isinstance(chunk["error"], dict) else chunk["error"]
                 raise ProviderError(ErrorKind.STREAM_ERROR,
-                                    f"{self.name}: error in the stream: {redact(str(message), [key])[:200]}")
+                                    f"{self.name}: error in the stream: {redact(str(message), [key], limit=200)}")
             final.model = chunk.get("model") or final.model
             if isinstance(chunk.get("provider"), str):
                 final.upstream = chunk["provider"]
@@ -259,6 +277,20 @@ def _ssl_context() -> ssl.SSLContext:
     """One CA-bundle load per process: httpx.Client() loads it again each time (20 ms, over 100 ms on
     a busy machine), which a provider's first request used to pay."""
     return httpx.create_ssl_context()
+
+
+def chat_completions_url(url: str) -> str:
+    """Turn a configured endpoint into its chat-completions URL: `…/v1` → `…/v1/chat/completions`, a bare
+    host → `…/v1/chat/completions`, a URL already ending in `/chat/completions` or any other path as written."""
+    stripped = url.rstrip("/")
+    if stripped.endswith("/chat/completions"):
+        return stripped
+    path = urlparse(stripped).path
+    if re.search(r"/v\d+$", path):
+        return stripped + "/chat/completions"
+    if path in ("", "/"):
+        return stripped + "/v1/chat/completions"
+    return stripped   # a full endpoint path such as .../api/v1/infer: used as written
 
 
 def _merge_tool_call(acc: dict[int, dict[str, Any]], delta: dict[str, Any]) -> None:

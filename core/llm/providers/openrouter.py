@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
-from core.llm.config import OPENROUTER_BASE
 from core.llm.providers.base import ChatRequest, ModelInfo
 from core.llm.providers.openai_compatible import OpenAICompatibleProvider
 
@@ -16,9 +16,24 @@ ROUTING_FIELDS = ("models", "provider", "route", "plugins", "transforms", "user"
 
 class OpenRouterProvider(OpenAICompatibleProvider):
     kind = "openrouter"
+    display_name = "OpenRouter"
+    env_keys = ("OPENROUTER_API_KEY", "OPENROUTER_KEY")
+    default_base_url = "https://openrouter.ai/api/v1"
+    default_models = ("openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "openai/gpt-4o")
+    key_prefix = "sk-or-"
+    key_shape = r"sk-or-v1-[A-Za-z0-9]{8,}"
+    model_shape = r"~?[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-+]*(?::[\w.\-]+)?"
+    model_hint = "an OpenRouter model id such as `openai/gpt-4o-mini` or `meta-llama/llama-3.1-8b-instruct:free`"
+    # Hosts people write for OpenRouter that do not serve its API.
+    wrong_hosts = frozenset({"api.openrouter.ai", "openrouter.com", "api.openrouter.com"})
 
-    def _chat_url(self) -> str:
-        return (self.config.base_url or OPENROUTER_BASE).rstrip("/") + "/chat/completions"
+    @classmethod
+    def configured_url(cls, url: str | None, path: str, warnings: list[str]) -> str | None:
+        if url and urlparse(url).hostname in cls.wrong_hosts:
+            warnings.append(f"`{path}.url` points at {urlparse(url).hostname}, which does not serve "
+                            f"OpenRouter's API; using {cls.default_base_url} instead.")
+            url = None
+        return super().configured_url(url, path, warnings)
 
     def headers(self, key: str | None) -> dict[str, str]:
         headers = super().headers(key)
