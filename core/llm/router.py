@@ -33,7 +33,7 @@ from core.llm.config import AppConfig, ProviderConfig, load_config
 from core.llm.keys import redact, session_hash
 from core.llm.prices import estimate_cost
 from core.llm.providers import ChatRequest, Completion, Provider, build_provider
-from core.store import Store
+from core.store import Store, UsageRow
 
 log = logging.getLogger("spaces_os.router")
 
@@ -367,13 +367,13 @@ class _Run:
         if store is None or not new:
             return
         now = time.time()
-        store.record_attempts([{
-            "request_id": self.request_id, "ts": now, "session": self.session, "task_id": self.task_id,
-            "provider": a.provider, "model": a.model, "key_source": a.key_source, "attempt": a.attempt,
-            "outcome": a.outcome, "http_status": a.http_status, "latency_ms": a.latency_ms, "ttft_ms": a.ttft_ms,
-            "tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd,
-            "cost_source": a.cost_source, "label": self.label, "streamed": self.streaming, "error": a.error,
-        } for a in new])
+        store.record_attempts([UsageRow(
+            request_id=self.request_id, ts=now, session=self.session, task_id=self.task_id,
+            provider=a.provider, model=a.model, key_source=a.key_source, attempt=a.attempt,
+            outcome=a.outcome, http_status=a.http_status, latency_ms=a.latency_ms, ttft_ms=a.ttft_ms,
+            tokens_in=a.tokens_in, tokens_out=a.tokens_out, cost_usd=a.cost_usd,
+            cost_source=a.cost_source, label=self.label, streamed=self.streaming, error=a.error,
+        ) for a in new])
 
     # -------------------------------------------------------------- candidate selection
 
