@@ -161,6 +161,7 @@ def test_restarted_engine_resumes_from_the_last_finished_step_without_redoing_an
         agent.run(run_id, on_event=die_when_the_build_starts)
     before = {r["name"]: r for r in agent.store.workflow_steps(run_id)}
     assert before["create"]["status"] == "done" and before["build"]["status"] == "running"
+    agent.store.flush()                     # usage rows are written in the background: count them all
     llm_calls = len(agent.store.usage_rows(task_id=run_id))
     hub.clear_requests()
 
@@ -174,6 +175,7 @@ def test_restarted_engine_resumes_from_the_last_finished_step_without_redoing_an
     assert ("POST", "/api/repos/create") not in paths
     assert not any(p.endswith("/commit/main") for _, p in paths)        # the files are not pushed twice
     assert any(p.endswith("/runtime") for _, p in paths)                # it went on following the build
+    restarted.store.flush()
     assert len(restarted.store.usage_rows(task_id=run_id)) == llm_calls  # no LLM call repeated
     after = {r["name"]: r for r in restarted.store.workflow_steps(run_id)}
     for name in ("understand", "choose", "generate", "validate", "preview", "create"):
@@ -194,8 +196,11 @@ def test_resume_inside_the_build_step_keeps_a_committed_repair(db_path, hub, tmp
 
     with pytest.raises(Crash):
         agent.run(run_id, on_event=die_after_the_repair_commit)
+    agent.store.flush()                     # usage rows are written in the background: count them all
     llm_calls = len(agent.store.usage_rows(task_id=run_id))
-    state = make_agent(db_path, hub, tmp_path).resume(run_id)
+    restarted = make_agent(db_path, hub, tmp_path)
+    state = restarted.resume(run_id)
+    restarted.store.flush()
 
     assert state.status == "done" and state.step("build").outputs["repairs"] == 1
     assert len(agent_commits(hub.space(state.step("create").outputs["space_id"]))) == 2   # no second repair
