@@ -1,7 +1,50 @@
-"""Error kinds the router decides on, and the exceptions that carry them.
+"""Every error Spaces OS raises on purpose: one tree under `SpacesOSError`, and the kinds it decides on.
 
-Every provider failure is normalised to one `ErrorKind`, so retry, fallback and cooldown logic
-never looks at raw status codes or library exception types.
+    try:
+        result = router.chat(messages, keys=keys)
+    except AllProvidersFailed as e:   # every candidate failed: e.attempts, one line each in str(e)
+        ...
+    except SpacesOSError as e:        # anything else raised on purpose
+        shown = str(e)                # plain words, safe to show a user
+
+Catch at the depth you care about. A class that used to be a `ValueError` or `LookupError` still is
+one, so older `except ValueError:` callers keep working. This module is the shared kernel: any layer
+may import it, and it imports none of them. A subclass lives in the package named on its right;
+without a name, it is defined here.
+
+    SpacesOSError                             str(error) is plain words, safe to show a user
+    ├── ConfigError                           a config file or value is wrong: file, line, key
+    │   └── RulesError                        routing.yaml                          core.agent.rules
+    ├── ProviderError                         one failed provider call; .kind: ErrorKind
+    ├── StreamInterrupted                     broke after the first token; text kept
+    ├── AllProvidersFailed                    every candidate failed; a line each
+    ├── BlockedURL (ValueError)               a URL that may not be called          core.llm.netguard
+    ├── HubError                              the Hugging Face Hub
+    │   ├── HubActionError                    a failed Hub call; .kind: HubErrorKind core.hub.errors
+    │   └── InvalidRepoIdError (ValueError)   an id breaks a Hub naming rule        core.hub.names
+    ├── ToolError                             a tool an agent calls
+    │   ├── ToolArgumentError (ValueError)    arguments break the tool's schema     core.tools.registry
+    │   ├── ToolNotFoundError (LookupError)   no tool by that name                  core.tools.registry
+    │   ├── McpUnavailable                    a remote MCP server can't be used     core.tools.mcp_client
+    │   └── McpToolError                      the remote tool reported an error     core.tools.mcp_client
+    ├── BuildError                            building a Space
+    │   ├── WorkflowError                     no such run, or it is busy            core.build.workflow
+    │   ├── StepFailed                        a step failed, in plain words         core.build.workflow
+    │   ├── StopRun                           a step ends the run on purpose        core.build.workflow
+    │   └── FileFormatError (ValueError)      the model's file blocks are malformed core.build.file_format
+    ├── NotYourTask                           a session asked for another's task    core.app.tasks
+    └── ReadOnlyRules                         a visitor tried to edit shared rules  core.app.rules
+
+Two branches decide on kinds, each with its own enum and its own words for the user:
+
+* `ErrorKind` (here): every provider failure, so retry, fallback and cooldown never look at raw status
+  codes or library exceptions. `RETRYABLE` and `HEALTH_FAILURES` drive the router; `PLAIN_WORDS` and
+  `WHAT_TO_DO` are what the user reads.
+* `HubErrorKind` (core.hub.errors): every Hub failure, with `HUB_PLAIN_WORDS` and `HUB_WHAT_TO_DO`.
+
+They are not merged: the same word needs different advice (a refused provider key is fixed on the
+Providers page, a refused Hub token in the sidebar), and the Hub kinds mean nothing to the router. Both
+are `StrEnum`s with shared values, so `ErrorKind.AUTH == HubErrorKind.AUTH`: one table could not hold both.
 """
 
 from __future__ import annotations
@@ -10,6 +53,8 @@ from enum import StrEnum
 
 
 class ErrorKind(StrEnum):
+    """How one provider call failed; the router's retry, fallback and cooldown decide on this alone."""
+
     RATE_LIMITED = "rate_limited"
     AUTH = "auth"
     PAYMENT = "payment"
@@ -52,6 +97,18 @@ WHAT_TO_DO = {
 
 class SpacesOSError(Exception):
     """Base of every error this app raises on purpose; its text is safe to show a user."""
+
+
+class HubError(SpacesOSError):
+    """A failure talking to the Hugging Face Hub, or a Hub name refused before sending."""
+
+
+class ToolError(SpacesOSError):
+    """A tool call an agent asked for could not be made or failed; the agent reads the message."""
+
+
+class BuildError(SpacesOSError):
+    """Building a Space: the workflow engine, its steps, and the model's file-block answers."""
 
 
 class ConfigError(SpacesOSError):

@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from core.errors import BuildError
+
 MAX_FILES = 20
 MAX_FILE_CHARS = 100_000
 MAX_TOTAL_CHARS = 400_000
@@ -34,7 +36,7 @@ _DOTFILES = frozenset({".streamlit", ".gitignore", ".gitattributes", ".dockerign
 _FENCE = re.compile(r"\s*(```|~~~)")
 
 
-class FileFormatError(ValueError):
+class FileFormatError(BuildError, ValueError):
     """The answer is not in the file-block format; `line` is 1-based (None when not about one line)."""
 
     def __init__(self, message: str, line: int | None = None):

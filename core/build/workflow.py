@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import SpacesOSError
+from core.errors import BuildError, SpacesOSError
 from core.llm.keys import redact
 
 log = logging.getLogger("spaces_os.workflow")
@@ -47,15 +47,15 @@ _ACTIVE: set[tuple[str, str]] = set()
 _ACTIVE_LOCK = threading.Lock()
 
 
-class WorkflowError(Exception):
+class WorkflowError(BuildError):
     """A run can't be found, or is busy in this process."""
 
 
-class StepFailed(Exception):
+class StepFailed(BuildError):
     """A step's failure in plain words, for the operator (no traceback is logged)."""
 
 
-class StopRun(Exception):  # noqa: N818 - a signal, not an error
+class StopRun(BuildError):  # noqa: N818 - a signal, not an error
     """Raised by a step to end the run early on purpose; the run is `stopped` and can be resumed later."""
 
     def __init__(self, message: str, outputs: dict[str, Any] | None = None):
@@ -346,4 +346,4 @@ def _describe(exc: Exception) -> str:
 
 def _expected(exc: Exception) -> bool:
     """Failures with a message meant for the operator (ours, the Hub's, a provider's) need no traceback."""
-    return isinstance(exc, SpacesOSError | StepFailed)
+    return isinstance(exc, SpacesOSError)

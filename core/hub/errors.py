@@ -1,7 +1,9 @@
-"""Hub failures in plain words.
+"""Hub failures in plain words: the Hub branch of the error tree drawn in `core.errors`.
 
 Every failure of a Hub call (HTTP status, network, timeout, a name refused before sending) becomes one
 `HubActionError` with a `kind`, so pages and tools decide on kinds and show `message` + `hint` as is.
+`HubErrorKind` is this branch's own kind enum, beside the providers' `ErrorKind` (why two: see
+`core.errors`); `HUB_PLAIN_WORDS` and `HUB_WHAT_TO_DO` are its words for the user.
 Messages are built from our own templates; any text that comes from the server or a library is
 redacted of the token and of other secrets before it is kept.
 """
@@ -23,7 +25,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
 )
 
-from core.errors import SpacesOSError
+from core.errors import HubError
 from core.hub.names import InvalidRepoIdError
 from core.llm.keys import mask, redact
 
@@ -43,8 +45,42 @@ class HubErrorKind(StrEnum):
     BAD_REQUEST = "bad_request"      # any other 4xx: the Hub's own words are kept (redacted)
 
 
-class HubActionError(SpacesOSError):
+HUB_PLAIN_WORDS = {
+    HubErrorKind.AUTH: "Hugging Face token missing or refused",
+    HubErrorKind.FORBIDDEN: "token lacks the rights",
+    HubErrorKind.PAYMENT: "paid plan required",
+    HubErrorKind.NOT_FOUND: "not found",
+    HubErrorKind.NAME_TAKEN: "name already taken",
+    HubErrorKind.RATE_LIMITED: "rate limited by the Hub",
+    HubErrorKind.UNAVAILABLE: "Hub unreachable",
+    HubErrorKind.TIMEOUT: "timed out",
+    HubErrorKind.INVALID_NAME: "name refused",
+    HubErrorKind.INVALID_INPUT: "value refused",
+    HubErrorKind.NOT_CONFIRMED: "not confirmed",
+    HubErrorKind.BAD_REQUEST: "request refused by the Hub",
+}
+
+# The hint a `HubActionError` gets when its call site has no better one: a sentence, shown after the message.
+HUB_WHAT_TO_DO = {
+    HubErrorKind.AUTH: "Enter a Hugging Face token with write access in the sidebar.",
+    HubErrorKind.FORBIDDEN: "Use a token with write access to this namespace.",
+    HubErrorKind.PAYMENT: "Pick the static SDK, or upgrade the Hugging Face account.",
+    HubErrorKind.NOT_FOUND: "Check the spelling; a private repo is only visible with a token that can read it.",
+    HubErrorKind.NAME_TAKEN: "Pick another name, or open the existing one.",
+    HubErrorKind.RATE_LIMITED: "Wait a minute, then try again.",
+    HubErrorKind.UNAVAILABLE: "Try again shortly.",
+    HubErrorKind.TIMEOUT: "Try again in a moment.",
+    HubErrorKind.INVALID_NAME: "Fix the name; nothing was sent to the Hub.",
+    HubErrorKind.INVALID_INPUT: "Change it and try again; nothing was sent to the Hub.",
+    HubErrorKind.NOT_CONFIRMED: "Type it exactly as shown to go ahead.",
+    HubErrorKind.BAD_REQUEST: "Check the values and try again.",
+}
+
+
+class HubActionError(HubError):
     """One failed Hub action, normalised and redacted. `str(error)` is safe to show a user.
+
+    Without a `hint`, the kind's `HUB_WHAT_TO_DO` sentence is the hint, so every Hub error says what to do.
 
     >>> HubActionError(HubErrorKind.NOT_FOUND, "Space 'a/b' was not found.").kind
     <HubErrorKind.NOT_FOUND: 'not_found'>
@@ -54,7 +90,7 @@ class HubActionError(SpacesOSError):
                  retry_after: float | None = None):
         self.kind = HubErrorKind(kind)
         self.message = message
-        self.hint = hint
+        self.hint = hint or HUB_WHAT_TO_DO[self.kind]
         self.status = status
         self.retry_after = retry_after
         super().__init__(message)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from core.errors import HubError
+
 RepoKind = Literal["space", "model", "dataset"]
 
 MAX_PART_LENGTH = 96
@@ -18,7 +20,7 @@ _KIND_URL_PREFIX = {"space": "spaces/", "dataset": "datasets/", "model": ""}
 _KIND_LABEL = {"space": "Space", "dataset": "Dataset", "model": "Model"}
 
 
-class InvalidRepoIdError(ValueError):
+class InvalidRepoIdError(HubError, ValueError):
     """An id breaks a Hub naming rule; the message names the rule in plain words."""
 
     def __init__(self, message: str, *, value: object = None, rule: str = ""):

@@ -21,13 +21,15 @@ from urllib.parse import urlparse
 import httpcore
 import httpx
 
+from core.errors import SpacesOSError
+
 Resolver = Callable[[str, int], list[str]]
 # Addresses the cloud metadata services answer on, beyond the link-local range.
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
              ipaddress.ip_address("100.100.100.200")}
 
 
-class BlockedURL(ValueError):
+class BlockedURL(SpacesOSError, ValueError):
     """A visitor-supplied URL that is not allowed; the message says why in plain words."""
 
 

@@ -39,7 +39,7 @@ import mcp_types
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
-from core.errors import ConfigError, SpacesOSError
+from core.errors import ConfigError, ToolError
 from core.llm.config import AppConfig, _interpolate
 from core.llm.keys import redact
 from core.tools.registry import Tool, ToolRegistry
@@ -54,11 +54,11 @@ _SERVER_KEYS = {"url", "token", "timeout"}
 T = TypeVar("T")
 
 
-class McpUnavailable(SpacesOSError):
+class McpUnavailable(ToolError):
     """The server could not be used (down, slow, refused the token); the message says why, in plain words."""
 
 
-class McpToolError(SpacesOSError):
+class McpToolError(ToolError):
     """The remote tool ran and reported an error."""
 
 

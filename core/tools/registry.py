@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from core.errors import ToolError
 from core.hub.client import MAX_PAGE, REPO_SORTS, SPACE_SDKS, SPACE_SORTS, HubClient, jsonable
 from core.hub.errors import HubActionError
 from core.hub.spaces import SpaceManager
@@ -28,7 +29,7 @@ AGENT_PAGE_SIZE = 10      # small pages keep an agent's context short
 MAX_LOG_LINES = 500
 
 
-class ToolArgumentError(ValueError):
+class ToolArgumentError(ToolError, ValueError):
     """The arguments do not match the tool's schema; `path` names the offending argument."""
 
     def __init__(self, message: str, *, path: str = "arguments"):
@@ -36,7 +37,7 @@ class ToolArgumentError(ValueError):
         super().__init__(f"{path}: {message}")
 
 
-class ToolNotFoundError(LookupError):
+class ToolNotFoundError(ToolError, LookupError):
     pass
 
 
