@@ -18,7 +18,6 @@ from core.app.chat import ChatOptions
 from core.app.services import ServiceRoot, build_services
 from core.app.session import ProviderSettings, SessionContext
 from core.errors import AllProvidersFailed
-from tests.fake_openai import Reply
 
 APP = str(Path(__file__).resolve().parents[1] / "Home.py")
 

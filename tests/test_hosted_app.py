@@ -27,7 +27,10 @@ def hosted_services(tmp_path, monkeypatch, providers: dict, env: dict | None = N
     monkeypatch.chdir(tmp_path)
     (tmp_path / "agentic-config.yaml").write_text(yaml.safe_dump({**providers, "hosted": {"enabled": True,
                                                                                             **hosted}}))
-    return build_services(env={"SPACES_OS_DB": str(tmp_path / "db.sqlite"), **(env or {})}, cwd=tmp_path)
+    rules = tmp_path / "routing.yaml"          # a copy: the tests may save it, the shipped file stays as it is
+    rules.write_text((Path(__file__).resolve().parents[1] / "data" / "routing.yaml").read_text())
+    return build_services(env={"SPACES_OS_DB": str(tmp_path / "db.sqlite"), "SPACES_OS_ROUTING": str(rules),
+                               **(env or {})}, cwd=tmp_path)
 
 
 @pytest.fixture
@@ -79,6 +82,7 @@ def test_decision_log_and_last_decision_are_scoped_to_the_visitor(svc):
 
 def test_hosted_rules_are_read_only_and_clamped_on_every_change(svc):
     v = visitor("a")
+    assert svc.rules.path.parent != Path(__file__).resolve().parents[1] / "data"
     before = svc.rules.text()
     with pytest.raises(ReadOnlyRules):
         svc.rules.save(v, before.replace("max_tasks_per_session", "max_tasks_per_session_x"))

@@ -23,23 +23,13 @@ import yaml
 
 from core.errors import ConfigError
 from core.llm.keys import mask
+from core.llm.providers import CUSTOM_KIND, PROVIDER_CLASSES, kind_for_name
 from core.llm.yaml_loader import load_yaml
 
 LOOKUP_FILES = ("agentic-config.yaml", "agentic-config.yml", "agentic-config.json")
-OPENROUTER_BASE = "https://openrouter.ai/api/v1"
-HF_ROUTER_BASE = "https://router.huggingface.co/v1"
-# Hosts users write for OpenRouter that do not serve its API.
-_WRONG_OPENROUTER_HOSTS = {"api.openrouter.ai", "openrouter.com", "api.openrouter.com"}
 RESERVED_SECTIONS = {"providers", "router", "hosted", "budget", "mcp_servers"}
-KNOWN_KINDS = {"huggingface": "huggingface", "hf": "huggingface", "openrouter": "openrouter", "demo": "demo"}
 MAX_CONFIG_BYTES = 256 * 1024
 
-DEFAULT_MODELS = {
-    "huggingface": ["meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct",
-                    "deepseek-ai/DeepSeek-V3-0324"],
-    "openrouter": ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "openai/gpt-4o"],
-    "demo": ["demo/quick-1", "demo/deep-1"],
-}
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -264,19 +254,6 @@ def _check_type(settings: dict, key: str, types: tuple, path: str, errors: _Erro
     return value
 
 
-def _chat_url(url: str) -> str:
-    """Turn a configured endpoint into the chat-completions URL."""
-    stripped = url.rstrip("/")
-    if stripped.endswith("/chat/completions"):
-        return stripped
-    path = urlparse(stripped).path
-    if path.endswith("/v1") or re.search(r"/v\d+$", path):
-        return stripped + "/chat/completions"
-    if path in ("", "/"):
-        return stripped + "/v1/chat/completions"
-    return stripped   # a full endpoint path such as .../api/v1/infer: used as written
-
-
 def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mapping[str, str],
                     errors: _Errors, warnings: list[str]) -> ProviderConfig | None:
     if settings is None:
@@ -285,7 +262,7 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
         errors.add(path, f"provider `{name}` must be a mapping of settings, got {type(settings).__name__}")
         return None
     settings = _interpolate(settings, env)
-    kind = KNOWN_KINDS.get(name.lower())
+    kind = kind_for_name(name)
     key = None
     for field_name in ("api_key", "token"):
         value = _check_type(settings, field_name, (str,), path, errors, "a string")
@@ -299,7 +276,7 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
                 errors.add(path, f"provider `{name}` is not a built-in one, so it needs a `url` "
                                  "(an OpenAI-compatible endpoint)")
             return None
-        kind = "openai_compatible"
+        kind = CUSTOM_KIND
 
     priority_raw = _check_type(settings, "priority", (bool, int), path, errors, "true/false or a rank number")
     priority = None if priority_raw in (None, False) else (0 if priority_raw is True else int(priority_raw))
@@ -316,19 +293,12 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
         errors.add(f"{path}.models", "must be a model name or a list of model names")
         models = None
 
-    if kind == "openrouter":
-        if url and urlparse(url).hostname in _WRONG_OPENROUTER_HOSTS:
-            warnings.append(f"`{path}.url` points at {urlparse(url).hostname}, which does not serve "
-                            f"OpenRouter's API; using {OPENROUTER_BASE} instead.")
-            url = None
-        url = (url or OPENROUTER_BASE).rstrip("/")
-        url = url.removesuffix("/chat/completions")
-        key = key or env.get("OPENROUTER_API_KEY") or env.get("OPENROUTER_KEY") or None
-    elif kind == "huggingface":
-        key = key or env.get("HF_TOKEN") or None
-        url = url.rstrip("/") if url else None
-    elif kind == "openai_compatible":
-        url = _chat_url(url)
+    provider_cls = PROVIDER_CLASSES[kind]      # the provider's own facts: URL rules, env key names, models
+    url = provider_cls.configured_url(url, path, warnings)
+    key = key or next((env[var] for var in provider_cls.env_keys if env.get(var)), None)
+    for i, model in enumerate(models or []):
+        if problem := provider_cls.model_problem(model, url):
+            warnings.append(f"`{path}.models[{i}]`: {problem}")
     options = {"models_configured": bool(models)}
     options.update({k: v for k, v in settings.items() if k not in {
         "api_key", "token", "url", "base_url", "priority", "fallback", "always_use_this_key", "models",
@@ -338,7 +308,7 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
     return ProviderConfig(
         name=name, kind=kind, api_key=key or None, base_url=url, priority=priority,
         fallback=True if fallback is None else fallback, always_use_this_key=bool(always),
-        models=list(models) if models else list(DEFAULT_MODELS.get(kind, [])),
+        models=list(models) if models else list(provider_cls.default_models),
         timeout=float(timeout) if timeout and timeout > 0 else 60.0, order=order,
         keyless=bool(keyless), options=options,
     )
@@ -375,7 +345,7 @@ def _build(raw: dict, env: Mapping[str, str], source: str, lines: dict[str, int]
     errors.raise_if_any()
     if not any(p.kind == "demo" for p in providers):
         providers.append(ProviderConfig(name="demo", kind="demo", keyless=True,
-                                        models=list(DEFAULT_MODELS["demo"]), order=len(providers)))
+                                        models=list(PROVIDER_CLASSES["demo"].default_models), order=len(providers)))
     providers.sort(key=lambda p: (p.priority is None, p.priority or 0, p.order))
     sections = {k: raw[k] for k in RESERVED_SECTIONS - {"providers", "router"} if k in raw}
     return AppConfig(providers=providers, router=router, warnings=warnings, source=source, sections=sections)
