@@ -140,7 +140,8 @@ class ChatService:
         svc = self.svc
         token = choose_hub_token(svc.config.providers, ctx.keys, hosted=svc.hosted)
         hub, spaces = session_clients(ctx.cache, endpoint=svc.hub_endpoint, token=token, router_url=None,
-                                      store=svc.store, session=ctx.identity)
+                                      store=svc.store, session=ctx.identity,
+                                      max_upload_bytes=svc.policy.max_upload_bytes)
         registry = build_hub_tools(hub, spaces)
         registry.extend(session_remote_tools(ctx.cache, svc.config, token, hosted=svc.hosted).tools)   # remote MCP
         return AgentLoop(svc.router, registry, svc.store)

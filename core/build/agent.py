@@ -32,6 +32,7 @@ import ast
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,45 @@ MAX_IDEA_CHARS = 2000
 LOG_TAIL_LINES = 40
 REPAIRABLE_STAGES = ("BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE")
 MAX_FRONT_MATTER_BYTES = 16 * 1024
+MAX_RUNS_COUNTED = 1000            # a visitor's runs looked at for their dry-run disk use
+
+
+@dataclass(frozen=True)
+class DryRunLimits:
+    """How much a hosted dry run may write under `builds_dir`: per run, per visitor (all the dry runs of their
+    session) and for every visitor together."""
+
+    max_files_per_run: int = 20
+    max_bytes_per_run: int = 2_000_000
+    max_files_per_visitor: int = 100
+    max_bytes_per_visitor: int = 10_000_000
+    max_bytes_total: int = 200_000_000
+
+    def within(self, max_upload_bytes: int | None) -> DryRunLimits:
+        """These limits with a run no larger than one push may be (`hosted.max_upload_bytes`)."""
+        if max_upload_bytes is None:
+            return self
+        return replace(self, max_bytes_per_run=min(self.max_bytes_per_run, max_upload_bytes))
+
+    def refusal(self, files: Mapping[str, str], visitor_use: tuple[int, int], total_bytes: int) -> str | None:
+        """Why writing `files` would cross a limit (plain words), or None when it fits. `visitor_use` is the
+        (files, bytes) the visitor's earlier dry runs hold; `total_bytes` what all dry runs hold."""
+        sizes = [len(text.encode("utf-8")) for text in files.values()]
+        visitor_files, visitor_bytes = visitor_use
+        if len(sizes) > self.max_files_per_run:
+            return f"the run has {len(sizes)} files; a dry run here keeps at most {self.max_files_per_run}"
+        if sum(sizes) > self.max_bytes_per_run:
+            return (f"the files are {sum(sizes):,} bytes together; a dry run here keeps at most "
+                    f"{self.max_bytes_per_run:,}")
+        if visitor_files + len(sizes) > self.max_files_per_visitor:
+            return (f"your dry runs already hold {visitor_files} files; this console keeps at most "
+                    f"{self.max_files_per_visitor} per visitor")
+        if visitor_bytes + sum(sizes) > self.max_bytes_per_visitor:
+            return (f"your dry runs already hold {visitor_bytes:,} bytes; this console keeps at most "
+                    f"{self.max_bytes_per_visitor:,} per visitor")
+        if total_bytes + sum(sizes) > self.max_bytes_total:
+            return f"the dry runs of all visitors already fill the {self.max_bytes_total:,} bytes this console keeps"
+        return None
 
 # ----------------------------------------------------------------------------- the prompt protocol
 
@@ -149,7 +189,7 @@ class BuildAgent:
                  hosted: bool = False, preview_enabled: bool | None = None, max_repairs: int = 2,
                  builds_dir: str | Path = DEFAULT_BUILDS_DIR, poll_interval: float = 2.0,
                  build_timeout: float = 900.0, preview_limits: Limits | None = None, model: str | None = None,
-                 provider: str | None = None):
+                 provider: str | None = None, dry_run_limits: DryRunLimits | None = None):
         self.router = router
         self.hub = hub
         self.spaces = spaces
@@ -165,6 +205,8 @@ class BuildAgent:
         self.poll_interval = poll_interval
         self.build_timeout = build_timeout
         self.preview_limits = preview_limits or Limits()
+        # Hosted dry runs are visitors writing to the console's disk: always bounded there.
+        self.dry_run_limits = dry_run_limits or (DryRunLimits() if hosted else None)
         self.model = model
         self.provider = provider
         self.workflow = Workflow(WORKFLOW, [
@@ -306,7 +348,7 @@ class BuildAgent:
         plan = _plan(ctx.outputs["understand"], ctx.outputs["choose"])
         files = ctx.outputs["validate"]["files"]
         if self.spaces is None or not self.spaces.hub.has_token:
-            folder = self.builds_dir / ctx.run_id
+            folder = self._dry_run_folder(ctx.run_id, files)
             write_files(folder, files)
             raise StopRun(f"Dry run: there is no Hugging Face token, so nothing was created. The files are in "
                           f"{_shown_path(folder)}, ready to push (add a token and resume this run, or "
@@ -439,6 +481,22 @@ class BuildAgent:
         model_id, provider = DEFAULT_MODELS[task]
         where = "the Hub search found none with a live provider" if self.hub is not None else "the Hub is not searched"
         return model_id, provider, [], candidates, f"Model {model_id}: a known {task} model ({where})."
+
+    def _dry_run_folder(self, run_id: str, files: Mapping[str, str]) -> Path:
+        """`builds_dir/<run_id>`, where a dry run writes its files; when bounded (hosted), only after the limits
+        are checked against this visitor's earlier dry runs and all of them (StepFailed when crossed)."""
+        folder = self.builds_dir / run_id
+        if self.dry_run_limits is None:
+            return folder
+        earlier = [self.builds_dir / r["id"] for r in self.store.list_workflow_runs(
+            workflow=WORKFLOW, session=session_hash(self.session), limit=MAX_RUNS_COUNTED) if r["id"] != run_id]
+        uses = [_disk_use(path) for path in earlier]
+        visitor_use = (sum(n for n, _ in uses), sum(b for _, b in uses))
+        why = self.dry_run_limits.refusal(files, visitor_use, _disk_use(self.builds_dir)[1])
+        if why:
+            raise StepFailed(f"Dry run refused: {why}. Nothing was written. Add your own Hugging Face token on "
+                             "Providers to deploy instead, or ask the operator to clear old builds.")
+        return folder
 
     def _log_tail(self, space_id: str, stage: str) -> list[str]:
         try:
@@ -652,6 +710,15 @@ def _requirements_problems(text: str, sdk: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- pure helpers
+
+
+def _disk_use(folder: Path) -> tuple[int, int]:
+    """(files, bytes) under `folder`; (0, 0) when it does not exist."""
+    count = size = 0
+    for path in folder.rglob("*") if folder.is_dir() else ():
+        if path.is_file() and not path.is_symlink():
+            count, size = count + 1, size + path.stat().st_size
+    return count, size
 
 
 def _files_with(text: str, required: tuple[str, ...]) -> dict[str, str]:

@@ -143,7 +143,7 @@ class SpaceManager:
     """
 
     def __init__(self, hub: HubClient | str, token: str | None = None, *, store: SpaceActionRecorder | None = None,
-                 session: str | None = None):
+                 session: str | None = None, max_upload_bytes: int | None = None):
         if isinstance(hub, HubClient):
             if token is not None:
                 raise ValueError("Pass the token to the HubClient, not to SpaceManager.")
@@ -152,6 +152,7 @@ class SpaceManager:
             self.hub = HubClient(hub, token)
         self.store = store
         self.session = session
+        self.max_upload_bytes = max_upload_bytes      # per push, all files together; None: no limit (local)
         self._owner: str | None = None
 
     # ----- reads (not recorded)
@@ -245,9 +246,11 @@ class SpaceManager:
             if len(paths) + len(removed) > MAX_FILES_PER_COMMIT:
                 raise HubActionError(HubErrorKind.INVALID_INPUT, f"One commit takes at most "
                                      f"{MAX_FILES_PER_COMMIT} files.")
+            contents = [_as_bytes(content) for content in files.values()]
+            self._check_upload_size(paths, contents)
             operations: list[CommitOperationAdd | CommitOperationDelete] = [
-                CommitOperationAdd(path_in_repo=path, path_or_fileobj=_as_bytes(content))
-                for path, content in zip(paths, files.values(), strict=True)]
+                CommitOperationAdd(path_in_repo=path, path_or_fileobj=content)
+                for path, content in zip(paths, contents, strict=True)]
             operations += [CommitOperationDelete(path_in_repo=path) for path in removed]
             with self.hub.calling(_ACTION_WORDS["push"], repo_id=space_id):
                 info = self.hub.api().create_commit(space_id, operations, commit_message=message,
@@ -367,6 +370,18 @@ class SpaceManager:
             done.detail = "deleted"
 
     # ----- internals
+
+    def _check_upload_size(self, paths: Sequence[str], contents: Sequence[bytes]) -> None:
+        """Refuse a push larger than `max_upload_bytes` (all files together) before anything is sent."""
+        total = sum(len(c) for c in contents)
+        if self.max_upload_bytes is None or total <= self.max_upload_bytes:
+            return
+        biggest = max(zip(contents, paths, strict=True), key=lambda pair: len(pair[0]))[1]
+        raise HubActionError(HubErrorKind.INVALID_INPUT,
+                             f"These files are {_size(total)} together; this console accepts at most "
+                             f"{_size(self.max_upload_bytes)} per push (the largest is '{biggest[:80]}').",
+                             "Push fewer or smaller files, or push them from your own machine with `hf upload`. "
+                             "Nothing was sent to the Hub.")
 
     @contextmanager
     def _action(self, action: str, space_id: str, *, new: bool = False,
@@ -513,6 +528,10 @@ def _as_bytes(content: str | bytes) -> bytes:
     if isinstance(content, str):
         return content.encode("utf-8")
     raise HubActionError(HubErrorKind.INVALID_INPUT, "File contents must be text or bytes.")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB" if n >= 1_000_000 else f"{n / 1000:.0f} KB" if n >= 1000 else f"{n} bytes"
 
 
 def _listed(verb: str, paths: Sequence[str], shown: int = 5) -> str:

@@ -49,7 +49,8 @@ def build_agent(ctx: SpacesPageContext) -> tuple[BuildAgent, HubToken, str | Non
     usable, refused = build_token(ctx.token, hosted=svc.hosted)
     agent = session_agent(st.session_state, router=svc.router, store=svc.store, endpoint=svc.hub_endpoint,
                           token=usable, keys=ctx.session.keys, session=who, space_session=who, hosted=svc.hosted,
-                          allow_preview=svc.hosted_settings.allow_preview, router_url=ctx.router_url)
+                          allow_preview=svc.hosted_settings.allow_preview, router_url=ctx.router_url,
+                          max_upload_bytes=svc.policy.max_upload_bytes)
     return agent, usable, refused
 
 

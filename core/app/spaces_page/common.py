@@ -38,7 +38,8 @@ def spaces_page_context(svc: Services, session: SessionContext) -> SpacesPageCon
     providers = svc.config.providers if svc.config else []
     token = choose_hub_token(providers, session.keys, hosted=svc.hosted)
     hub, spaces = session_clients(session.cache, endpoint=svc.hub_endpoint, token=token, router_url=router_url,
-                                  store=svc.store, session=session.identity)
+                                  store=svc.store, session=session.identity,
+                                  max_upload_bytes=svc.policy.max_upload_bytes)
     return SpacesPageContext(svc=svc, session=session, hub=hub, spaces=spaces, token=token, who=session.identity,
                              router_url=router_url)
 

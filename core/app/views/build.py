@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.app.views.spaces import HubToken
-from core.build.agent import DEFAULT_BUILDS_DIR, HUB_SDK, BuildAgent
+from core.build.agent import DEFAULT_BUILDS_DIR, HUB_SDK, BuildAgent, DryRunLimits
 from core.build.workflow import RunState, StepState, WorkflowError
 from core.hub.client import HubClient
 from core.hub.names import validate_repo_id, validate_repo_name
@@ -79,24 +79,29 @@ def _fingerprint(keys: Mapping[str, str]) -> str:
 def session_agent(state: MutableMapping[str, Any], *, router: Any, store: Any, endpoint: str, token: HubToken,
                   keys: Mapping[str, str], session: str, hosted: bool = False, allow_preview: bool = False,
                   router_url: str | None = None, builds_dir: str | Path | None = None,
-                  space_session: str | None = None, **options: Any) -> BuildAgent:
+                  space_session: str | None = None, max_upload_bytes: int | None = None,
+                  **options: Any) -> BuildAgent:
     """This session's `BuildAgent`, kept in `state` and rebuilt only when what it was built from changes.
 
     It gets its own Hub client (a build thread must not share the page's search cache). With no token it
-    still searches the Hub, and its runs stop before creating anything (a dry run). `options` go to
+    still searches the Hub, and its runs stop before creating anything (a dry run). `max_upload_bytes` (the
+    hosted policy's) bounds its pushes and, when hosted, each dry run's files. `options` go to
     `BuildAgent` (e.g. `poll_interval`)."""
     keys = {k: v for k, v in keys.items() if v}
     builds_dir = Path(builds_dir) if builds_dir is not None else builds_dir_for(store)
     identity = (endpoint, token.fingerprint, _fingerprint(keys), session, space_session, hosted, allow_preview,
-                id(router), id(store), router_url, str(builds_dir), tuple(sorted(options.items())))
+                id(router), id(store), router_url, str(builds_dir), max_upload_bytes, tuple(sorted(options.items())))
     held = state.get(_AGENT_KEY)
     if isinstance(held, tuple) and len(held) == 2 and held[0] == identity:
         return held[1]
     hub = HubClient(endpoint, token.value, router_url=router_url)
-    spaces = SpaceManager(hub, store=store, session=space_session or session) if token.value else None
+    spaces = SpaceManager(hub, store=store, session=space_session or session,
+                          max_upload_bytes=max_upload_bytes) if token.value else None
+    dry_runs = DryRunLimits().within(max_upload_bytes) if hosted else None
     # None: the preview runs locally and stays off on a hosted console; True: the operator enabled it there.
     agent = BuildAgent(router, hub, spaces, store, keys=keys, session=session, hosted=hosted,
-                       preview_enabled=True if allow_preview else None, builds_dir=builds_dir, **options)
+                       preview_enabled=True if allow_preview else None, builds_dir=builds_dir,
+                       dry_run_limits=dry_runs, **options)
     state[_AGENT_KEY] = (identity, agent)
     return agent
 

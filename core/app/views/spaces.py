@@ -122,20 +122,22 @@ _READS_KEY = "spaces_reads"
 
 
 def session_clients(state: MutableMapping[str, Any], *, endpoint: str, token: HubToken, router_url: str | None,
-                    store: Any, session: str | None) -> tuple[HubClient, SpaceManager]:
+                    store: Any, session: str | None,
+                    max_upload_bytes: int | None = None) -> tuple[HubClient, SpaceManager]:
     """This session's `HubClient` and `SpaceManager`, kept in `state` (the session state, never a
     process-wide cache) and rebuilt only when the endpoint, token, router or store change, so the
-    token's user name (`whoami`, strictly rate limited) is asked once. The search cache is per session."""
+    token's user name (`whoami`, strictly rate limited) is asked once. The search cache is per session.
+    `max_upload_bytes` (the hosted policy's) bounds every push of the `SpaceManager`."""
     cache = state.get(_CACHE_KEY)
     if not isinstance(cache, SearchCache):
         cache = SearchCache(ttl=SEARCH_TTL)
         state[_CACHE_KEY] = cache
-    identity = (endpoint, token.fingerprint, router_url, id(store), session)
+    identity = (endpoint, token.fingerprint, router_url, id(store), session, max_upload_bytes)
     held = state.get(_CLIENTS_KEY)
     if isinstance(held, tuple) and len(held) == 3 and held[0] == identity:
         return held[1], held[2]
     hub = HubClient(endpoint, token.value, router_url=router_url, cache=cache)
-    spaces = SpaceManager(hub, store=store, session=session)
+    spaces = SpaceManager(hub, store=store, session=session, max_upload_bytes=max_upload_bytes)
     state[_CLIENTS_KEY] = (identity, hub, spaces)
     return hub, spaces
 
