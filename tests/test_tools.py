@@ -118,6 +118,26 @@ def test_invalid_arguments_name_the_argument(arguments, path: str, words: str) -
     assert caught.value.path == path and words in str(caught.value)
 
 
+@pytest.mark.parametrize(("schema", "arguments", "path", "words"), [
+    ({"properties": {"code": {"type": "string", "pattern": "^[a-z]+$"}}}, {"code": "A1"}, "arguments.code",
+     "must match the pattern '^[a-z]+$'"),
+    ({"properties": {"ids": {"type": "array", "minItems": 1}}}, {"ids": []}, "arguments.ids", "at least 1 items"),
+    ({"properties": {"when": {"$ref": "#/$defs/day"}}, "$defs": {"day": {"enum": ["mon", "tue"]}}}, {"when": "sun"},
+     "arguments.when", "one of 'mon', 'tue'"),
+    ({"properties": {"n": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}}, {"n": "x"}, "arguments.n",
+     "is not valid under any of the given schemas"),
+])
+def test_schemas_from_remote_servers_are_checked_in_full(schema, arguments, path: str, words: str) -> None:
+    with pytest.raises(ToolArgumentError) as caught:
+        validate_arguments({"type": "object", **schema}, arguments)
+    assert caught.value.path == path and words in str(caught.value)
+
+
+def test_a_tool_whose_schema_is_not_json_schema_is_refused() -> None:
+    with pytest.raises(ValueError, match="not valid JSON Schema"):
+        ToolRegistry([Tool("odd", "", {"type": "object", "properties": {"n": {"type": "integr"}}}, lambda n: n)])
+
+
 def test_invalid_arguments_send_nothing(tools: ToolRegistry, fake_hub: FakeHub) -> None:
     for name, arguments in (("search_models", {"limit": 500}), ("search_spaces", {"sdk": "streamlit"}),
                             ("search_papers", {}), ("restart_space", {"space_id": "alice/app", "now": True})):

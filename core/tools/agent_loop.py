@@ -319,7 +319,7 @@ def _validate(tool: Tool, arguments: JSON) -> JSON:
         return validate_arguments(tool.parameters, arguments)
     except ToolArgumentError:
         raise
-    except (KeyError, TypeError):    # a remote schema beyond our subset: the remote server checks it
+    except (KeyError, TypeError):    # a remote schema jsonschema cannot apply: the remote server checks it
         return dict(arguments)
 
 

@@ -1,23 +1,28 @@
-"""One registry of Hub tools, shared by the Chat agent and a future MCP server.
+"""One registry of tools, shared by the Chat agent and our MCP server: the Hub tools, and remote MCP tools.
 
 A `Tool` is a name, a description, a JSON-schema for its arguments, a handler and a `mutating` flag
 (an agent should ask the user before a mutating call). `ToolRegistry.call` checks the arguments against
-the schema (the subset below, no extra dependency), fills defaults and returns plain JSON values.
+the schema with `jsonschema`, fills top-level defaults and returns plain JSON values.
 
     tools = build_hub_tools(HubClient(endpoint, token), SpaceManager(...))
     tools.call("search_models", {"query": "llama", "task": "text-generation", "limit": 5})
     tools.openai_tools()   # for chat-completions `tools=`;  tools.mcp_tools() for an MCP `tools/list`
 
-Schema subset understood: `type` (one or a list), `properties`, `required`, `additionalProperties`
-(false only), `enum`, `minimum`, `maximum`, `minLength`, `maxLength`, `items`, `default`.
+A failed check names the argument and says what is wrong in plain words (`arguments.limit: must be at
+most 50`), because the agent loop sends it back to the model to fix its call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import islice
 from typing import Any
+
+from jsonschema import Draft202012Validator, SchemaError, ValidationError
+from jsonschema.exceptions import best_match
+from jsonschema.validators import extend, validator_for
 
 from core.errors import ToolError
 from core.hub.client import MAX_PAGE, REPO_SORTS, SPACE_SDKS, SPACE_SORTS, HubClient, jsonable
@@ -47,7 +52,13 @@ class Tool:
     description: str
     parameters: JSON
     handler: Callable[..., Any] = field(repr=False)
-    mutating: bool = False
+    mutating: bool = False          # changes something the user owns: the agent asks first
+    spends_credit: bool = False     # costs money (a model request) though it changes nothing owned
+
+    @property
+    def read_only(self) -> bool:
+        """What MCP's `readOnlyHint` says: the call neither changes anything nor spends anything."""
+        return not (self.mutating or self.spends_credit)
 
     def openai_schema(self) -> JSON:
         return {"type": "function",
@@ -55,7 +66,7 @@ class Tool:
 
     def mcp_schema(self) -> JSON:
         return {"name": self.name, "description": self.description, "inputSchema": self.parameters,
-                "annotations": {"readOnlyHint": not self.mutating, "destructiveHint": self.mutating}}
+                "annotations": {"readOnlyHint": self.read_only, "destructiveHint": self.mutating}}
 
 
 class ToolRegistry:
@@ -71,8 +82,15 @@ class ToolRegistry:
             raise ValueError(f"A tool named {tool.name!r} is already registered.")
         if tool.parameters.get("type") != "object":
             raise ValueError(f"Tool {tool.name!r}: parameters must be a JSON schema of type 'object'.")
+        problem = schema_problem(tool.parameters)
+        if problem:
+            raise ValueError(f"Tool {tool.name!r}: parameters are not valid JSON Schema ({problem}).")
         self._tools[tool.name] = tool
         return tool
+
+    def extend(self, tools: Iterable[Tool]) -> list[str]:
+        """Register several tools, e.g. a remote MCP server's; returns the names added."""
+        return [self.register(tool).name for tool in tools]
 
     def list(self, *, include_mutating: bool = True) -> list[Tool]:
         return [t for t in self._tools.values() if include_mutating or not t.mutating]
@@ -133,51 +151,69 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 
 
 def validate_arguments(schema: Mapping[str, Any], arguments: Any) -> dict[str, Any]:
-    """Check `arguments` against an object `schema`; return a copy with top-level defaults filled in.
+    """Check `arguments` against an object `schema` (JSON Schema, by `jsonschema`); return a copy with
+    top-level defaults filled in. The first problem is raised as a `ToolArgumentError` in plain words.
 
     >>> validate_arguments({"type": "object", "properties": {"n": {"type": "integer", "default": 3}}}, {})
     {'n': 3}
+
+    The schema itself was checked when its tool was registered.
     """
-    _check(schema, arguments, "arguments")
+    validator = _strict(validator_for(schema, default=Draft202012Validator))(schema)
+    problem = best_match(validator.iter_errors(arguments))
+    if problem is not None:
+        raise _argument_error(problem)
     filled = dict(arguments)
     for key, spec in (schema.get("properties") or {}).items():
-        if key not in filled and "default" in spec:
+        if key not in filled and isinstance(spec, Mapping) and "default" in spec:
             filled[key] = spec["default"]
     return filled
 
 
-def _check(schema: Mapping[str, Any], value: Any, path: str) -> None:
-    expected = schema.get("type")
-    if expected is not None:
-        names = [expected] if isinstance(expected, str) else list(expected)
-        if not any(_TYPES[n](value) for n in names):
-            raise ToolArgumentError(f"expected {' or '.join(names)}, got {_type_name(value)}", path=path)
-    if "enum" in schema and value not in schema["enum"]:
-        raise ToolArgumentError(f"must be one of {', '.join(map(repr, schema['enum']))}", path=path)
-    if _TYPES["number"](value):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise ToolArgumentError(f"must be at least {schema['minimum']}", path=path)
-        if "maximum" in schema and value > schema["maximum"]:
-            raise ToolArgumentError(f"must be at most {schema['maximum']}", path=path)
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            raise ToolArgumentError(f"must have at least {schema['minLength']} characters", path=path)
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise ToolArgumentError(f"must have at most {schema['maxLength']} characters", path=path)
-    if isinstance(value, Mapping):
-        properties = schema.get("properties") or {}
-        for key in schema.get("required", []):
-            if key not in value:
-                raise ToolArgumentError("is required", path=f"{path}.{key}")
-        for key, item in value.items():
-            if key in properties:
-                _check(properties[key], item, f"{path}.{key}")
-            elif schema.get("additionalProperties") is False:
-                raise ToolArgumentError(f"unknown argument; expected {', '.join(properties) or 'none'}",
-                                        path=f"{path}.{key}")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            _check(schema["items"], item, f"{path}[{i}]")
+def schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """Why `schema` is not valid JSON Schema (for its draft, 2020-12 by default), or None."""
+    try:
+        validator_for(schema, default=Draft202012Validator).check_schema(schema)
+    except SchemaError as exc:
+        return exc.message
+    return None
+
+
+@cache
+def _strict(validator_class: type) -> type:
+    """The draft's validator, except that 1.0 is not an integer: a page number must be 1, not 1.0."""
+    checker = validator_class.TYPE_CHECKER.redefine("integer", lambda _, value: _TYPES["integer"](value))
+    return extend(validator_class, type_checker=checker)
+
+
+def _argument_error(error: ValidationError) -> ToolArgumentError:
+    """A jsonschema error in the words the model reads back, naming the argument (`arguments.tags[1]`)."""
+    path = "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    kind, limit, value = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        names = [limit] if isinstance(limit, str) else list(limit)
+        return ToolArgumentError(f"expected {' or '.join(names)}, got {_type_name(value)}", path=path)
+    if kind == "required":
+        missing = next((k for k in limit if isinstance(value, Mapping) and k not in value), limit[0])
+        return ToolArgumentError("is required", path=f"{path}.{missing}")
+    if kind == "additionalProperties":
+        known = list(error.schema.get("properties") or {})
+        extra = next((k for k in value if k not in known), "")
+        return ToolArgumentError(f"unknown argument; expected {', '.join(known) or 'none'}", path=f"{path}.{extra}")
+    words = {
+        "enum": lambda: f"must be one of {', '.join(map(repr, limit))}",
+        "const": lambda: f"must be {limit!r}",
+        "minimum": lambda: f"must be at least {limit}",
+        "maximum": lambda: f"must be at most {limit}",
+        "exclusiveMinimum": lambda: f"must be more than {limit}",
+        "exclusiveMaximum": lambda: f"must be less than {limit}",
+        "minLength": lambda: f"must have at least {limit} characters",
+        "maxLength": lambda: f"must have at most {limit} characters",
+        "minItems": lambda: f"must have at least {limit} items",
+        "maxItems": lambda: f"must have at most {limit} items",
+        "pattern": lambda: f"must match the pattern {limit!r}",
+    }.get(kind)
+    return ToolArgumentError(words() if words else error.message, path=path)
 
 
 def _type_name(value: Any) -> str:
