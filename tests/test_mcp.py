@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -18,9 +20,12 @@ import threading
 import time
 from pathlib import Path
 
+import httpx2
+import mcp_types
 import pytest
 import uvicorn
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
@@ -29,7 +34,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.app.mcp_server import McpServices, build_server, route_chat_tool
-from core.errors import ConfigError
 from core.hub.client import HubClient, SearchCache
 from core.hub.spaces import SpaceManager
 from core.llm.config import load_config
@@ -42,7 +46,6 @@ from core.tools.mcp_client import (
     McpToolError,
     McpUnavailable,
     load_mcp_tools,
-    mcp_server_configs,
 )
 from core.tools.registry import ToolRegistry, build_hub_tools
 from tests.conftest import SENTINEL_HF
@@ -51,6 +54,7 @@ from tests.fake_openai import Reply, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-mcp-token"
+SERVER_TOKEN = "our-mcp-server-token-0001"     # what clients of our own server must send
 
 
 def free_port() -> int:
@@ -89,26 +93,37 @@ def server_env(hub: FakeHub, fake_server, fake_server_b, tmp_path_factory) -> di
                       "router:\n  max_retries: 0\n")
     return {"AGENTIC_CONFIG": str(config), "SPACES_OS_DB": str(folder / "spaces_os.db"), "HF_ENDPOINT": hub.url,
             "HF_TOKEN": SENTINEL_HF, "HF_HOME": str(folder / "hf_home"), "HF_HUB_DISABLE_TELEMETRY": "1",
-            "PYTHONPATH": str(ROOT)}
+            "PYTHONPATH": str(ROOT), "SPACES_OS_MCP_TOKEN": SERVER_TOKEN}
+
+
+def start_our_server(env: dict[str, str], *flags: str) -> tuple[subprocess.Popen, str]:
+    """`python -m core.app.mcp_server --http PORT [flags]` as a subprocess; returns it and its URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "AGENTIC_CONFIG", "SPACES_OS_MCP_TOKEN")} \
+        | env
+    proc = subprocess.Popen([sys.executable, "-m", "core.app.mcp_server", "--http", str(port), *flags], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}/mcp"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
 def spaces_os_server(server_env: dict[str, str]):
     """`python -m core.app.mcp_server --http PORT` as a subprocess; yields its URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "AGENTIC_CONFIG")} | server_env
-    proc = subprocess.Popen([sys.executable, "-m", "core.app.mcp_server", "--http", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, url = start_our_server(server_env)
     try:
-        wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
 
 
 @pytest.fixture
@@ -119,8 +134,11 @@ def seeded_hub(hub: FakeHub) -> FakeHub:
     return hub
 
 
-async def _session(url: str, *calls: tuple[str, dict]) -> tuple[list, list]:
-    async with Client(url) as client:
+async def _session(url: str, *calls: tuple[str, dict], token: str | None = SERVER_TOKEN) -> tuple[list, list]:
+    """The SDK's own client, over HTTP with `Authorization: Bearer <token>`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with httpx2.AsyncClient(headers=headers, timeout=20) as http, \
+            Client(streamable_http_client(url, http_client=http)) as client:
         listed = await client.list_tools()
         results = [await client.call_tool(name, arguments) for name, arguments in calls]
     return listed.tools, results
@@ -136,6 +154,9 @@ def test_the_sdk_client_lists_our_tools_and_searches_the_fake_hub(spaces_os_serv
             "delete_space", "route_chat"} <= names
     delete = next(t for t in tools if t.name == "delete_space")
     assert delete.annotations.destructive_hint and "--allow-mutations" in delete.description
+    hints = {t.name: t.annotations.read_only_hint for t in tools}
+    assert hints["search_models"] is True and hints["delete_space"] is False
+    assert hints["route_chat"] is False, "route_chat spends the configured keys' credit: not read-only"
     assert not search.is_error
     assert search.structured_content["result"]["items"][0]["id"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert json.loads(search.content[0].text) == search.structured_content
@@ -204,6 +225,57 @@ def test_the_stdio_mode_serves_the_same_tools(server_env):
 
     names = asyncio.run(listed())
     assert "route_chat" in names and "search_spaces" in names
+
+
+# --------------------------------------------------------------------------- our server's bearer token
+
+
+JSON_RPC = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": mcp_types.LATEST_PROTOCOL_VERSION, "capabilities": {},
+                         "clientInfo": {"name": "test", "version": "0"}}}
+
+
+def test_our_http_server_refuses_a_request_without_the_right_bearer_token(spaces_os_server):
+    for auth in ({}, {"Authorization": "Bearer wrong-token-0000000000"}, {"Authorization": SERVER_TOKEN}):
+        refused = httpx2.post(spaces_os_server, json=INITIALIZE, headers=JSON_RPC | auth, timeout=10)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        assert refused.json()["error"] == "invalid_token"
+    accepted = httpx2.post(spaces_os_server, json=INITIALIZE, timeout=10,
+                           headers=JSON_RPC | {"Authorization": f"Bearer {SERVER_TOKEN}"})
+    assert accepted.status_code == 200 and accepted.json()["result"]["serverInfo"]["name"] == "spaces-os"
+    with pytest.raises(McpUnavailable, match=r"needs a token \(HTTP 401\)"):
+        McpConnection(McpServerConfig("ours", spaces_os_server, timeout=5)).call_tool("route_chat", {"prompt": "hi"})
+
+
+def printed_token(proc: subprocess.Popen, timeout: float = 10.0) -> str:
+    """The generated token the server printed on stderr at start (fails after `timeout` without one)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([proc.stderr], [], [], 0.2)[0]:
+            seen += os.read(proc.stderr.fileno(), 4096)
+            if found := re.search(rb"Bearer ([\w-]{16,})`", seen):
+                return found.group(1).decode()
+    raise AssertionError(f"no token printed on stderr within {timeout:g} s: {seen.decode(errors='replace')!r}")
+
+
+def test_with_allow_mutations_a_space_is_deleted_only_with_the_token_printed_at_start(server_env, seeded_hub):
+    env = {k: v for k, v in server_env.items() if k != "SPACES_OS_MCP_TOKEN"}
+    proc, url = start_our_server(env, "--allow-mutations")
+    try:
+        token = printed_token(proc)
+        delete = ("delete_space", {"space_id": "alice/app", "confirm": "alice/app"})
+        with pytest.raises(McpUnavailable, match=r"needs a token \(HTTP 401\)"):
+            McpConnection(McpServerConfig("ours", url, timeout=5)).call_tool(*delete)
+        with pytest.raises(McpUnavailable, match=r"refused the token \(HTTP 401\)"):
+            McpConnection(McpServerConfig("ours", url, SERVER_TOKEN, timeout=5)).call_tool(*delete)
+        assert seeded_hub.requests_to("DELETE") == [] and "alice/app" in seeded_hub.spaces
+
+        _, [deleted] = asyncio.run(_session(url, delete, token=token))
+        assert not deleted.is_error and "alice/app" not in seeded_hub.spaces
+    finally:
+        stop(proc)
 
 
 # --------------------------------------------------------------------------- our client, driving a test server
@@ -349,36 +421,3 @@ def test_sync_calls_work_even_from_inside_a_running_event_loop(notes):
         return [t.name for t in McpConnection(McpServerConfig("notes", notes.url, TOKEN)).list_tools()]
 
     assert "add" in asyncio.run(inside_a_loop())
-
-
-# --------------------------------------------------------------------------- config
-
-
-def test_servers_come_from_the_hf_mcp_url_and_the_mcp_servers_section():
-    config = load_config({"huggingface": {"mcp_url": "https://huggingface.co/mcp", "token": "hf_sharedkey12345"},
-                          "mcp_servers": {"search": {"url": "https://mcp.example.org/mcp",
-                                                     "token": "${SEARCH_TOKEN}", "timeout": 4}}}, env={})
-    hf, search = mcp_server_configs(config, hf_token="hf_sessionkey1234", env={"SEARCH_TOKEN": "s3cret"})
-    assert (hf.name, hf.url, hf.token) == ("hf", "https://huggingface.co/mcp", "hf_sessionkey1234")
-    assert (search.name, search.url, search.token, search.timeout) == ("search", "https://mcp.example.org/mcp",
-                                                                       "s3cret", 4.0)
-    assert "s3cret" not in repr(search)
-    assert mcp_server_configs(config, env={})[0].token is None, "the shared HF key is not used unless asked"
-    assert mcp_server_configs(config, use_shared_hf_token=True, env={})[0].token == "hf_sharedkey12345"
-
-
-@pytest.mark.parametrize(("section", "path", "words"), [
-    (["a"], "mcp_servers", "must be a mapping"),
-    ({"bad name!": {"url": "https://x.org/mcp"}}, "mcp_servers.bad name!", "a server name is a letter"),
-    ({"hf": {"url": "https://x.org/mcp"}}, "mcp_servers.hf", "pick another name"),
-    ({"x": "https://x.org/mcp"}, "mcp_servers.x", "must be a mapping with a `url`"),
-    ({"x": {"token": "t"}}, "mcp_servers.x.url", "must be an http(s) URL"),
-    ({"x": {"url": "ftp://x.org"}}, "mcp_servers.x.url", "must be an http(s) URL"),
-    ({"x": {"url": "https://x.org/mcp", "timeout": 0}}, "mcp_servers.x.timeout", "number of seconds"),
-    ({"x": {"url": "https://x.org/mcp", "tokn": "t"}}, "mcp_servers.x.tokn", "unknown setting `tokn`"),
-])
-def test_a_bad_mcp_servers_section_is_a_config_error_naming_the_key(section, path, words):
-    config = load_config({"mcp_servers": section}, env={})
-    with pytest.raises(ConfigError) as info:
-        mcp_server_configs(config, env={})
-    assert info.value.path == path and words in str(info.value)

@@ -9,14 +9,20 @@ the Hub from `$HF_ENDPOINT` with the configured HF token, the store from `$SPACE
 goes through the router (fallback, cooldowns) and records usage like the console does. Tools that change
 a Space are listed but refuse to run unless the server was started with `--allow-mutations`: the
 client's user never sees our confirmation dialog, so the server's owner decides up front.
+
+Over HTTP every request needs `Authorization: Bearer <token>` (else 401): any local process can reach
+127.0.0.1, and `route_chat` spends the configured keys' credit. The token is `$SPACES_OS_MCP_TOKEN`, or a
+fresh one printed on stderr at start. stdio needs none: only the client that started the server talks to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +33,7 @@ import anyio
 import mcp_types
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
+from starlette.responses import JSONResponse
 
 from core import demo
 from core.errors import ConfigError, SpacesOSError
@@ -41,6 +48,8 @@ log = logging.getLogger("spaces_os.mcp_server")
 
 SERVER_NAME = "spaces-os"
 SESSION = "mcp-server"           # usage rows and Space actions from MCP clients are grouped under this
+TOKEN_ENV = "SPACES_OS_MCP_TOKEN"
+MIN_TOKEN_CHARS = 16
 MUTATIONS_OFF = " Disabled on this server: it was started without --allow-mutations."
 INSTRUCTIONS = ("Spaces OS: search the Hugging Face Hub, read Space status and logs, and send chat requests "
                 "through a router with provider fallback (`route_chat`). Tools that change a Space run only "
@@ -93,7 +102,7 @@ def route_chat_tool(router: Router, session: str = SESSION) -> Tool:
                                 "provider": {"type": "string", "maxLength": 100,
                                              "description": "Force one configured provider by name."},
                                 "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32_000}}},
-                route_chat)
+                route_chat, spends_credit=True)
 
 
 # --------------------------------------------------------------------------- the MCP server
@@ -118,7 +127,7 @@ def run_tool(services: McpServices, name: str, arguments: Mapping[str, Any] | No
 def mcp_tool(tool: Tool, allow_mutations: bool) -> mcp_types.Tool:
     description = tool.description + (MUTATIONS_OFF if tool.mutating and not allow_mutations else "")
     return mcp_types.Tool(name=tool.name, description=description, input_schema=tool.parameters,
-                          annotations=mcp_types.ToolAnnotations(read_only_hint=not tool.mutating,
+                          annotations=mcp_types.ToolAnnotations(read_only_hint=tool.read_only,
                                                                 destructive_hint=tool.mutating))
 
 
@@ -140,9 +149,36 @@ def build_server(services: McpServices) -> Server:
                   on_call_tool=call_tool)
 
 
-def http_app(services: McpServices):
-    """The Streamable HTTP app (stateless, JSON answers), served at /mcp on 127.0.0.1."""
-    return build_server(services).streamable_http_app(host="127.0.0.1", stateless_http=True, json_response=True)
+def http_app(services: McpServices, token: str):
+    """The Streamable HTTP app (stateless, JSON answers) at /mcp on 127.0.0.1, behind the bearer `token`."""
+    app = build_server(services).streamable_http_app(host="127.0.0.1", stateless_http=True, json_response=True)
+    return require_bearer(app, token)
+
+
+def require_bearer(app: Any, token: str) -> Any:
+    """ASGI wrapper: an HTTP request without `Authorization: Bearer <token>` gets 401 and reaches nothing."""
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"the MCP token must have at least {MIN_TOKEN_CHARS} characters", path=TOKEN_ENV)
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, expected):
+                refusal = JSONResponse({"error": "invalid_token", "error_description": "This MCP server needs "
+                                        "`Authorization: Bearer <token>`; its owner has the token."},
+                                       status_code=401, headers={"WWW-Authenticate": 'Bearer realm="spaces-os"'})
+                await refusal(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def http_token(env: Mapping[str, str]) -> tuple[str, bool]:
+    """The bearer token for HTTP mode: `$SPACES_OS_MCP_TOKEN`, else a fresh random one (second value True)."""
+    given = (env.get(TOKEN_ENV) or "").strip()
+    return (given, False) if given else (secrets.token_urlsafe(32), True)
 
 
 async def serve_stdio(services: McpServices) -> None:
@@ -158,8 +194,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     parser.add_argument("--allow-mutations", action="store_true",
                         help="let clients restart, pause and delete Spaces (off by default)")
     args = parser.parse_args(argv)
+    env = dict(os.environ) if env is None else dict(env)
+    token, generated = http_token(env)
     try:
         services = build_mcp_services(env, allow_mutations=args.allow_mutations)
+        app = http_app(services, token) if args.http is not None else None
     except ConfigError as exc:
         print(f"Spaces OS MCP server: the config is not valid: {exc}", file=sys.stderr)
         return 2
@@ -172,7 +211,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             import uvicorn  # only the HTTP mode needs it
             print(f"Spaces OS MCP server at http://127.0.0.1:{args.http}/mcp; Space changes {mutations}.",
                   file=sys.stderr)
-            uvicorn.run(http_app(services), host="127.0.0.1", port=args.http, log_level="warning")
+            if generated:
+                print(f"Clients must send `Authorization: Bearer {token}` (a fresh token; set {TOKEN_ENV} to "
+                      "choose one).", file=sys.stderr)
+            else:
+                print(f"Clients must send `Authorization: Bearer <${TOKEN_ENV}>`.", file=sys.stderr)
+            uvicorn.run(app, host="127.0.0.1", port=args.http, log_level="warning")
     except KeyboardInterrupt:
         pass
     finally:
