@@ -31,6 +31,11 @@ RESERVED_SECTIONS = {"providers", "router", "hosted", "budget", "mcp_servers"}
 MAX_CONFIG_BYTES = 256 * 1024
 
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+HF_MCP_SERVER = "hf"               # the name `huggingface.mcp_url` gets; taken in `mcp_servers:`
+MCP_DEFAULT_TIMEOUT = 10.0
+MCP_MAX_TIMEOUT = 120.0
+_MCP_SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+_MCP_SERVER_KEYS = ("url", "token", "timeout")
 
 
 @dataclass
@@ -55,6 +60,17 @@ class ProviderConfig:
         return self.models[0] if self.models else None
 
 
+@dataclass(frozen=True)
+class McpServerConfig:
+    """One remote MCP server (Streamable HTTP) from the `mcp_servers:` section, validated; `token` is
+    the config's own (a bearer token), never shown in a repr."""
+
+    name: str
+    url: str
+    token: str | None = field(default=None, repr=False)
+    timeout: float = MCP_DEFAULT_TIMEOUT
+
+
 @dataclass
 class RouterSettings:
     """Retry, cooldown and deadline knobs (the `router:` section)."""
@@ -74,7 +90,8 @@ class AppConfig:
     router: RouterSettings = field(default_factory=RouterSettings)
     warnings: list[str] = field(default_factory=list)
     source: str = "environment"
-    sections: dict[str, Any] = field(default_factory=dict)   # hosted/budget/mcp_servers, validated elsewhere
+    sections: dict[str, Any] = field(default_factory=dict)   # hosted/budget, validated elsewhere
+    mcp_servers: list[McpServerConfig] = field(default_factory=list)   # the `mcp_servers:` section
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
@@ -333,6 +350,48 @@ def _router_settings(raw: Any, errors: _Errors) -> RouterSettings:
     return settings
 
 
+def _mcp_servers(raw: Any, env: Mapping[str, str], errors: _Errors) -> list[McpServerConfig]:
+    """The `mcp_servers:` section: `{name: {url, token?, timeout?}}`, with `${VAR}` read from `env`."""
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        errors.add("mcp_servers", "must be a mapping of server names to {url, token, timeout}")
+        return []
+    servers = []
+    for name, settings in raw.items():
+        path = f"mcp_servers.{name}"
+        if not isinstance(name, str) or not _MCP_SERVER_NAME.fullmatch(name):
+            errors.add(path, "a server name is a letter then up to 31 letters, digits, '-' or '_' (it prefixes "
+                             "the tool names)")
+            continue
+        if name == HF_MCP_SERVER:
+            errors.add(path, f"`{HF_MCP_SERVER}` is the Hugging Face MCP server from `huggingface.mcp_url`; "
+                             "pick another name")
+            continue
+        if not isinstance(settings, dict):
+            errors.add(path, "must be a mapping with a `url` (and optionally `token`, `timeout`)")
+            continue
+        unknown = [str(k) for k in settings if k not in _MCP_SERVER_KEYS]
+        if unknown:
+            errors.add(f"{path}.{unknown[0]}", f"unknown setting `{unknown[0]}`; expected url, token, timeout")
+            continue
+        settings = _interpolate(settings, env)
+        url = settings.get("url")
+        if url in (None, ""):
+            errors.add(path, "needs a `url`: the server's Streamable HTTP MCP endpoint")
+            continue
+        url = _check_url(url, f"{path}.url", errors)
+        token = _check_type(settings, "token", (str,), path, errors, 'a string (e.g. "${MY_MCP_TOKEN}")')
+        timeout = _check_type(settings, "timeout", (int, float), path, errors, "a number of seconds")
+        if timeout is not None and not 0 < timeout <= MCP_MAX_TIMEOUT:
+            errors.add(f"{path}.timeout", f"must be a number of seconds between 0 and {MCP_MAX_TIMEOUT:g}")
+            continue
+        if url is not None:
+            servers.append(McpServerConfig(name, url, (token or "").strip() or None,
+                                           float(timeout or MCP_DEFAULT_TIMEOUT)))
+    return servers
+
+
 def _build(raw: dict, env: Mapping[str, str], source: str, lines: dict[str, int]) -> AppConfig:
     errors = _Errors(source, lines)
     warnings: list[str] = []
@@ -342,10 +401,12 @@ def _build(raw: dict, env: Mapping[str, str], source: str, lines: dict[str, int]
         if p is not None:
             providers.append(p)
     router = _router_settings(raw.get("router"), errors)
+    mcp_servers = _mcp_servers(raw.get("mcp_servers"), env, errors)
     errors.raise_if_any()
     if not any(p.kind == "demo" for p in providers):
         providers.append(ProviderConfig(name="demo", kind="demo", keyless=True,
                                         models=list(PROVIDER_CLASSES["demo"].default_models), order=len(providers)))
     providers.sort(key=lambda p: (p.priority is None, p.priority or 0, p.order))
-    sections = {k: raw[k] for k in RESERVED_SECTIONS - {"providers", "router"} if k in raw}
-    return AppConfig(providers=providers, router=router, warnings=warnings, source=source, sections=sections)
+    sections = {k: raw[k] for k in RESERVED_SECTIONS - {"providers", "router", "mcp_servers"} if k in raw}
+    return AppConfig(providers=providers, router=router, warnings=warnings, source=source, sections=sections,
+                     mcp_servers=mcp_servers)

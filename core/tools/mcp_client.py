@@ -1,7 +1,7 @@
 """Remote MCP servers as agent tools: the Hugging Face MCP server and any listed in the config.
 
 Servers come from `huggingface.mcp_url` (named `hf`, sent the HF token as a bearer token) and the optional
-section
+section, validated by `load_config` into `AppConfig.mcp_servers`:
 
     mcp_servers:
       search: {url: "https://example.org/mcp", token: "${SEARCH_MCP_TOKEN}", timeout: 10}
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
-import re
 import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -39,17 +37,13 @@ import mcp_types
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
-from core.errors import ConfigError, ToolError
-from core.llm.config import AppConfig, _interpolate
+from core.errors import ToolError
+from core.llm.config import HF_MCP_SERVER, AppConfig, McpServerConfig
 from core.llm.keys import redact
-from core.tools.registry import Tool, ToolRegistry
+from core.tools.registry import Tool, ToolRegistry, schema_problem
 
-HF_SERVER = "hf"
-DEFAULT_TIMEOUT = 10.0
-MAX_TIMEOUT = 120.0
+HF_SERVER = HF_MCP_SERVER
 MAX_TOOLS_PER_SERVER = 50          # a server listing hundreds of tools would drown the model's context
-_SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-_SERVER_KEYS = {"url", "token", "timeout"}
 
 T = TypeVar("T")
 
@@ -65,68 +59,19 @@ class McpToolError(ToolError):
 # --------------------------------------------------------------------------- config
 
 
-@dataclass(frozen=True)
-class McpServerConfig:
-    name: str
-    url: str
-    token: str | None = field(default=None, repr=False)
-    timeout: float = DEFAULT_TIMEOUT
-
-
-def mcp_server_configs(config: AppConfig, *, hf_token: str | None = None, use_shared_hf_token: bool = False,
-                       env: Mapping[str, str] | None = None) -> list[McpServerConfig]:
-    """The MCP servers this config names; raises `ConfigError` (with the key path) for a bad `mcp_servers`.
+def mcp_server_configs(config: AppConfig, *, hf_token: str | None = None,
+                       use_shared_hf_token: bool = False) -> list[McpServerConfig]:
+    """The MCP servers this config names: `hf` (from `huggingface.mcp_url`) first, then `mcp_servers:`
+    (validated when the config loaded).
 
     `hf_token` is the session's HF token. The shared HF key is used for the HF server only with
-    `use_shared_hf_token=True`: in hosted mode a visitor must not act on the Hub as the owner.
-    `${VAR}` in the section is read from `env` (default: the process environment, as `load_config` does)."""
+    `use_shared_hf_token=True`: in hosted mode a visitor must not act on the Hub as the owner."""
     servers = []
     if config.mcp_url:
         hf = next((p for p in config.providers if p.kind == "huggingface"), None)
         token = hf_token or (hf.api_key if hf is not None and use_shared_hf_token else None)
         servers.append(McpServerConfig(HF_SERVER, config.mcp_url, token))
-    env = dict(os.environ) if env is None else env
-    servers += parse_mcp_servers(config.sections.get("mcp_servers"), env=env, source=config.source)
-    return servers
-
-
-def parse_mcp_servers(raw: Any, *, env: Mapping[str, str], source: str | None = None) -> list[McpServerConfig]:
-    """Validate the `mcp_servers:` section: `{name: {url, token?, timeout?}}`; `${VAR}` is read from `env`."""
-    if raw is None:
-        return []
-    if not isinstance(raw, Mapping):
-        raise ConfigError("must be a mapping of server names to {url, token}", source=source, path="mcp_servers")
-    servers = []
-    for name, settings in raw.items():
-        path = f"mcp_servers.{name}"
-        if not isinstance(name, str) or not _SERVER_NAME.fullmatch(name):
-            raise ConfigError("a server name is a letter then up to 31 letters, digits, '-' or '_' (it prefixes "
-                              "the tool names)", source=source, path=path)
-        if name == HF_SERVER:
-            raise ConfigError(f"`{HF_SERVER}` is the Hugging Face MCP server from `huggingface.mcp_url`; pick "
-                              "another name", source=source, path=path)
-        if not isinstance(settings, Mapping):
-            raise ConfigError("must be a mapping with a `url` (and optionally `token`, `timeout`)", source=source,
-                              path=path)
-        unknown = sorted(set(map(str, settings)) - _SERVER_KEYS)
-        if unknown:
-            raise ConfigError(f"unknown setting `{unknown[0]}`; expected url, token, timeout", source=source,
-                              path=f"{path}.{unknown[0]}")
-        settings = _interpolate(dict(settings), env)
-        url = settings.get("url")
-        parsed = urlparse(url) if isinstance(url, str) else None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(f"must be an http(s) URL of a Streamable HTTP MCP endpoint, got {url!r}",
-                              source=source, path=f"{path}.url")
-        token = settings.get("token")
-        if token is not None and not isinstance(token, str):
-            raise ConfigError("must be a string (e.g. \"${MY_MCP_TOKEN}\")", source=source, path=f"{path}.token")
-        timeout = settings.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
-            raise ConfigError(f"must be a number of seconds between 0 and {MAX_TIMEOUT:g}", source=source,
-                              path=f"{path}.timeout")
-        servers.append(McpServerConfig(name, url.strip(), token.strip() or None if token else None, float(timeout)))
-    return servers
+    return servers + list(config.mcp_servers)
 
 
 # --------------------------------------------------------------------------- running async code from sync code
@@ -341,12 +286,12 @@ class McpToolset:
 
 
 def remote_tool(connection: McpConnection, remote: mcp_types.Tool) -> Tool | None:
-    """A remote tool as one of ours, `<server>.<tool>`; None when its schema is not an object schema.
+    """A remote tool as one of ours, `<server>.<tool>`; None when its schema is not a valid object schema.
 
     Anything not marked read-only is treated as mutating, so the agent asks before calling it."""
     schema = dict(remote.input_schema or {})
     schema.setdefault("type", "object")
-    if schema["type"] != "object":
+    if schema["type"] != "object" or schema_problem(schema):
         return None
     annotations = remote.annotations
     read_only = bool(annotations and annotations.read_only_hint)
@@ -360,10 +305,11 @@ def remote_tool(connection: McpConnection, remote: mcp_types.Tool) -> Tool | Non
                 mutating=not read_only)
 
 
-def load_mcp_tools(servers: Sequence[McpServerConfig], *, runner: AsyncRunner | None = None) -> McpToolset:
-    """Probe every server at once (each bounded by its own timeout) and wrap the tools of those that answer."""
+def probe_servers(servers: Sequence[McpServerConfig], *,
+                  runner: AsyncRunner | None = None) -> list[tuple[McpServerStatus, list[mcp_types.Tool]]]:
+    """Each server's status and tool listing, in order; all probed at once, each within its own timeout."""
     if not servers:
-        return McpToolset([], [])
+        return []
     runner = runner or _DEFAULT_RUNNER
     connections = [McpConnection(s, runner) for s in servers]
 
@@ -374,15 +320,24 @@ def load_mcp_tools(servers: Sequence[McpServerConfig], *, runner: AsyncRunner | 
         outcomes = runner.run(probe_all(), max(s.timeout for s in servers) + 2)
     except TimeoutError:
         outcomes = [McpUnavailable(f"{s.name}: no answer within {s.timeout:g} s") for s in servers]
-    statuses: list[McpServerStatus] = []
-    tools: list[Tool] = []
+    probed: list[tuple[McpServerStatus, list[mcp_types.Tool]]] = []
     for connection, outcome in zip(connections, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             reason = str(outcome) if isinstance(outcome, McpUnavailable) else \
                 explain_failure(outcome, connection.config)
-            statuses.append(McpServerStatus(connection.name, connection.config.url, False, reason))
-            continue
-        status, remote_tools = outcome
+            probed.append((McpServerStatus(connection.name, connection.config.url, False, reason), []))
+        else:
+            probed.append(outcome)
+    return probed
+
+
+def load_mcp_tools(servers: Sequence[McpServerConfig], *, runner: AsyncRunner | None = None) -> McpToolset:
+    """Probe every server at once (each bounded by its own timeout) and wrap the tools of those that answer."""
+    runner = runner or _DEFAULT_RUNNER
+    statuses: list[McpServerStatus] = []
+    tools: list[Tool] = []
+    for server, (status, listed) in zip(servers, probe_servers(servers, runner=runner), strict=True):
         statuses.append(status)
-        tools += [t for t in (remote_tool(connection, r) for r in remote_tools) if t is not None]
+        connection = McpConnection(server, runner)
+        tools += [t for t in (remote_tool(connection, r) for r in listed) if t is not None]
     return McpToolset(statuses, tools)
