@@ -548,7 +548,7 @@ def run_load(spec: LoadSpec, workdir: str | os.PathLike) -> LoadReport:
             stragglers = sum(t.is_alive() for t in threads)
             ended = time.monotonic()
             if spec.apptests:
-                app_services = widgets._services()
+                app_services = widgets.services()
                 app_store = app_services.store
                 if app_services.manager is not None:
                     app_services.manager.shutdown(timeout=2.0)

@@ -82,7 +82,7 @@ class ChatService:
         try:
             return self._answer(ctx, prompt, options, history)
         except SpacesOSError as e:
-            ctx.messages.append({"role": "assistant", "content": f"⚠️ {e}", "error": True})
+            ctx.messages.append({"role": "assistant", "content": "", "error": str(e)})
             return ChatTurn("failed", str(e))
 
     def _answer(self, ctx: SessionContext, prompt: str, options: ChatOptions,
@@ -113,7 +113,7 @@ class ChatService:
         """After the page streamed a QUICK/URGENT answer: keep it with its facts and notes."""
         finished = self.svc.manager.get(turn.task.id)
         error = finished.error if finished.status == "failed" else None
-        message = {"role": "assistant", "content": text or error or "", "error": error,
+        message = {"role": "assistant", "content": text or "", "error": error,
                    "facts": self._facts(ctx, turn.task.id), "notes": interruption_notes(self.svc.store, turn.task.id)}
         ctx.messages.append(message)
         return message

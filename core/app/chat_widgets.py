@@ -28,10 +28,10 @@ def chat_message_view(message: dict[str, Any]) -> None:
             with st.expander(f"🔧 {step['title']}", expanded=False):
                 st.caption(f"{step['duration_ms']:.0f} ms")
                 st.json({"arguments": step["arguments"], "result": step["result"]}, expanded=False)
-        if message.get("error") and isinstance(message["error"], str) and not message.get("content"):
-            st.error(message["error"])
-        else:
+        if message.get("content"):
             st.markdown(message["content"])
+        if isinstance(message.get("error"), str):      # a failed answer: its words, after any partial text
+            st.error(message["error"])
         if message.get("facts"):
             st.caption(message["facts"])
         for note in message.get("notes", []):

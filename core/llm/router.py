@@ -78,6 +78,7 @@ class ChatResult:
     tool_calls: list[dict[str, Any]] | None = None
     demo: bool = False
     upstream: str | None = None
+    demo_reason: str | None = None
 
     @property
     def fallback_chain(self) -> list[str]:
@@ -95,6 +96,7 @@ class Candidate:
     ready_at: float = 0.0
     retries: int = 0
     deferred: bool = False          # already waited once for a shared-key hold
+    note: str | None = None         # why the demo model answers, said in its reply
 
     @property
     def name(self) -> str:
@@ -206,6 +208,9 @@ class Router:
         if not use_shared:
             configs = [replace(c, api_key=None, keyless=False) if c.kind != "demo" else c for c in configs]
         usable = [c for c in configs if self._usable(c, keys)]
+        if provider not in (None, "demo"):
+            self._check_pinned(provider, pool, disabled, usable,
+                               None if use_shared else shared_blocked_reason or "your share of the owner's keys")
         if provider == "demo" or not usable:
             if not use_shared and any(c.api_key or c.keyless for c in
                                       (self._provider_config(n, overrides, pool) for n in pool)):
@@ -213,12 +218,17 @@ class Router:
                 raise AllProvidersFailed([], reason=f"Your share of the owner's keys is used up for now{limit}: "
                                                     "add your own key on the Providers page to keep going.")
             demo = next(c for c in configs + [self.providers["demo"].config] if c.kind == "demo")
-            candidates = [Candidate(self.providers[demo.name], self._model_for(demo, model, True), None, "demo")]
+            if isinstance(model, str) and model and model not in demo.models and provider != "demo":
+                raise AllProvidersFailed([], reason=f"No provider with a key can serve `{model}`, so it was not "
+                                                    "sent to the offline demo model instead. Add a key on the "
+                                                    "Providers page, or clear the model to use the demo.")
+            reason = self._demo_reason(provider, pool, disabled)
+            candidates = [Candidate(self.providers[demo.name], self._model_for(demo, model, True), None, "demo",
+                                    note=reason)]
             if plain:
-                self._plain_plans[model] = [(c.provider, c.model, c.key, c.key_source, False) for c in candidates]
+                self._plain_plans[model] = [(c.provider, c.model, c.key, c.key_source, False, 0.0, 0, False,
+                                             c.note) for c in candidates]
             return candidates
-        if provider is not None and provider not in {c.name for c in usable}:
-            raise AllProvidersFailed([], reason=f"`{provider}` has no key: add yours on the Providers page.")
 
         ranked = sorted(usable, key=lambda c: (c.priority is None, c.priority or 0, c.order))
         head = [provider] if provider else []
@@ -243,6 +253,32 @@ class Router:
             self._plain_plans[model] = [(c.provider, c.model, c.key, c.key_source, c.always_use_this_key)
                                         for c in candidates]
         return candidates
+
+    def _check_pinned(self, provider: str, pool: Mapping[str, Provider], disabled: set[str],
+                      usable: list[ProviderConfig], shared_blocked: str | None) -> None:
+        """An explicit provider choice is answered by that provider or by a clear message, never by demo."""
+        if provider in disabled:
+            raise AllProvidersFailed([], reason=f"You chose `{provider}`, but it is switched off in your provider "
+                                                "settings: switch it on on the Providers page, or choose auto.")
+        if provider not in {c.name for c in usable}:
+            cfg = pool[provider].config
+            if shared_blocked and (cfg.api_key or cfg.keyless):
+                raise AllProvidersFailed([], reason=f"Your share of the owner's keys is used up for now (the limit "
+                                                    f"is {shared_blocked}): add your own key on the Providers "
+                                                    "page to keep going.")
+            raise AllProvidersFailed([], reason=f"You chose `{provider}`, but it has no key for this session: add "
+                                                "yours on the Providers page, or choose auto.")
+
+    def _demo_reason(self, provider: str | None, pool: Mapping[str, Provider], disabled: set[str]) -> str:
+        """Why the offline demo model answers: said in every demo reply."""
+        if provider == "demo":
+            return "you chose the demo provider"
+        real = [n for n, p in pool.items() if p.config.kind != "demo"]
+        if not real:
+            return "no provider is configured"
+        if all(n in disabled for n in real):
+            return "you switched every provider off in your settings"
+        return "no provider has a key for this session"
 
     @staticmethod
     def _model_for(cfg: ProviderConfig, model: str | Mapping[str, str] | None, first: bool) -> str | None:
@@ -429,6 +465,15 @@ class _Run:
     def timeout_for(self, cand: Candidate) -> float:
         return max(0.05, min(cand.provider.config.timeout, self.deadline - self.router.clock()))
 
+    def unpriced_cost(self, completion: Completion, text: str) -> float:
+        """A shared-key answer from a model missing from the price table still spends the visitor's USD
+        budget, at the hosted fallback price (tokens counted from the text when the provider sent none)."""
+        tokens_in = completion.tokens_in
+        if tokens_in is None:
+            tokens_in = sum(len(str(m.get("content") or "")) for m in self.messages) // 4
+        tokens_out = completion.tokens_out if completion.tokens_out is not None else len(text) // 4
+        return (tokens_in + tokens_out) * self.router.budget.settings.unpriced_usd_per_million_tokens / 1_000_000
+
     def request_for(self, cand: Candidate) -> ChatRequest:
         return ChatRequest(self.messages, cand.model, self.request_options.get("max_tokens"),
                            self.request_options.get("temperature"), self.extra)
@@ -441,6 +486,8 @@ class _Run:
         if cost is None:
             cost = estimate_cost(cand.model, completion.tokens_in, completion.tokens_out)
             cost_source = "price_table" if cost is not None else "unknown"
+        if cost is None and cand.key_source == "shared" and self.router.budget is not None:
+            cost, cost_source = self.unpriced_cost(completion, text), "hosted_fallback_price"
         self.record(Attempt(cand.name, model, cand.key_source, "ok", latency_ms=latency_ms, ttft_ms=ttft_ms,
                             tokens_in=completion.tokens_in, tokens_out=completion.tokens_out, cost_usd=cost,
                             cost_source=cost_source, http_status=200 if cand.key_source != "demo" else None))
@@ -451,7 +498,8 @@ class _Run:
             text=text, provider=cand.name, model=model, key_source=cand.key_source, attempts=self.attempts,
             usage=Usage(completion.tokens_in, completion.tokens_out, cost), request_id=self.request_id,
             latency_ms=latency_ms, ttft_ms=ttft_ms, finish_reason=completion.finish_reason,
-            tool_calls=completion.tool_calls, demo=cand.key_source == "demo", upstream=completion.upstream)
+            tool_calls=completion.tool_calls, demo=cand.key_source == "demo", upstream=completion.upstream,
+            demo_reason=cand.note)
 
     def failure(self, cand: Candidate, error: ProviderError, latency_ms: float, ttft_ms: float | None = None,
                 tokens_out: int | None = None) -> None:
