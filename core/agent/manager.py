@@ -75,6 +75,7 @@ class _Control:
     model: str | None = None
     model_map: dict[str, str] | None = None
     prefer: list[str] | None = None
+    overrides: dict[str, dict[str, Any]] | None = None     # the session's per-provider settings
     stop: str | None = None             # None | "interrupted" | "paused" | "cancelled"
     stopped: threading.Event = field(default_factory=threading.Event)
     interrupted_by: str | None = None
@@ -102,7 +103,8 @@ class Manager:
 
     # ------------------------------------------------------------------ classification and routing
 
-    def classify(self, prompt: str, keys: Mapping[str, str] | None = None) -> Classification:
+    def classify(self, prompt: str, keys: Mapping[str, str] | None = None, *,
+                 session_hash: str | None = None) -> Classification:
         """Offline classifier; the optional LLM classifier (never in demo mode) may overrule it."""
         offline = classify(prompt)
         llm = self.rules.llm_classifier
@@ -114,6 +116,7 @@ class Manager:
                                                "or hard work) or URGENT (cannot wait). Answer with one word."},
                  {"role": "user", "content": prompt[:2000]}],
                 model=self.rules.models_for("QUICK", self._provider_configs()), keys=keys, max_tokens=3,
+                session_hash=session_hash, label="CLASSIFY",     # budgeted and recorded like the answer
                 deadline=float(llm.get("timeout", 3)))
         except SpacesOSError:
             return offline
@@ -141,22 +144,31 @@ class Manager:
 
     def submit(self, prompt: str, session: str | None = None, keys: Mapping[str, str] | None = None, *,
                history: list[dict[str, Any]] | None = None, provider: str | None = None,
-               model: str | None = None, label: str | None = None) -> Task:
+               model: str | None = None, label: str | None = None,
+               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Task:
         """Create the task; QUICK and URGENT are answered before this returns, COMPLEX runs in the background."""
         task, stream = self.submit_streaming(prompt, session, keys, history=history, provider=provider,
-                                             model=model, label=label)
+                                             model=model, label=label, overrides=overrides)
         for _ in stream:
             pass
         return self.get(task.id)
 
     def submit_streaming(self, prompt: str, session: str | None = None, keys: Mapping[str, str] | None = None,
                          *, history: list[dict[str, Any]] | None = None, provider: str | None = None,
-                         model: str | None = None, label: str | None = None) -> tuple[Task, Iterator[str]]:
-        """Like submit(), but QUICK/URGENT answers stream through the returned iterator (empty for COMPLEX)."""
+                         model: str | None = None, label: str | None = None,
+                         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Task, Iterator[str]]:
+        """Like submit(), but QUICK/URGENT answers stream through the returned iterator (empty for COMPLEX).
+
+        `overrides` are the session's per-provider settings (enabled, priority, fallback,
+        always_use_this_key); an explicit `provider` or `model` that cannot be served raises
+        `AllProvidersFailed` before any task is created, never falling to the demo model."""
         keys = {k: v for k, v in (keys or {}).items() if v}
+        overrides = {k: dict(v) for k, v in overrides.items()} if overrides else None
         sess = session_hash(session)
         self._check_session_limit(sess)
-        c = self.classify(prompt, keys)
+        if provider or model:
+            self.router.plan(model=model, provider=provider, keys=keys, overrides=overrides)   # raises if it can't
+        c = self.classify(prompt, keys, session_hash=sess)
         if label in Label.__members__:
             c = Classification(Label(label), 1.0, [*c.reasons, f"label set by the user: {label}"], c.complexity)
         messages = [*(history or []), {"role": "user", "content": prompt}]
@@ -170,10 +182,11 @@ class Manager:
         routed = self.route(c.label.value, keys)
         if model:
             routed["models"] = {**routed["models"], (provider or next(iter(routed["models"]), "")): model}
-        control = _Control(messages, keys, provider, None, routed["models"], routed["prefer"])
+        control = _Control(messages, keys, provider, None, routed["models"], routed["prefer"], overrides)
         with self._lock:
             self._controls[task_id] = control
-        plan = self.router.plan(model=routed["models"], provider=provider, prefer=routed["prefer"], keys=keys)
+        plan = self.router.plan(model=routed["models"], provider=provider, prefer=routed["prefer"], keys=keys,
+                                overrides=overrides)
         first = plan[0] if plan else None
         self.store.update_task(task_id, provider=first.name if first else None, model=first.model if first else None)
         self._event(task_id, EventKind.ROUTED,
@@ -279,6 +292,7 @@ class Manager:
         try:
             stream = self.router.stream(messages, model=model_map, provider=provider,
                                         prefer=control.prefer, keys=control.keys, session_hash=row["session"],
+                                        overrides=control.overrides,
                                         task_id=task_id, label=row["label"], on_attempt=on_attempt)
         except AllProvidersFailed as e:
             self._finish_failed(task_id, str(e), partial)
@@ -290,54 +304,62 @@ class Manager:
         reader = threading.Thread(target=_pump, args=(stream, chunks, halt), daemon=True, name=f"reader-{task_id}")
         reader.start()
         announced = False
-        while True:
-            if control.stop:
-                stream_stop = control.stop
-                halt.set()      # the reader closes the stream (and its connection) at its next chunk
-                self._stopped(task_id, control, stream_stop, text, messages[:-1] if resumed else messages,
-                              stream.provider, stream.model)
-                return
-            try:
-                kind, value = chunks.get(timeout=PAUSE_POLL_S)
-            except queue.Empty:
-                continue
-            if kind == "chunk":
-                if not announced and stream.provider:
-                    announced = True
-                    self.store.update_task(task_id, provider=stream.provider, model=stream.model)
-                    if any(a.outcome != "ok" for a in stream.attempts):
-                        self._event(task_id, EventKind.FELL_BACK, f"answered by {stream.provider}/{stream.model}"
-                                    f" after {sum(a.outcome != 'ok' for a in stream.attempts)} failed attempt(s)",
-                                    provider=stream.provider, model=stream.model)
-                text += value
-                yield value
-                if time.monotonic() - last_save >= PROGRESS_EVERY_S:
-                    last_save = time.monotonic()
-                    self._save(task_id, checkpoint=self._checkpoint(
-                        messages[:-1] if resumed else messages, text, stream.provider, stream.model))
-            elif kind == "end":
-                result = stream.result
-                self._save(task_id, status="done", result=text, provider=result.provider,
-                                       model=result.model, checkpoint=None, expect_status=("running",))
-                self._event(task_id, EventKind.DONE,
-                            f"{len(text)} characters from {result.provider}/{result.model}",
-                            provider=result.provider, model=result.model, latency_ms=result.latency_ms,
-                            ttft_ms=result.ttft_ms, key_source=result.key_source,
-                            tokens_out=result.usage.tokens_out, cost_usd=result.usage.cost_usd)
-                self._release(task_id)
-                return
-            else:   # error
-                if isinstance(value, StreamInterrupted):
-                    text_so_far = text
-                    self._save(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
-                        messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
-                        expect_status=("running",))
-                    self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
-                                partial_chars=len(text_so_far))
+        try:
+            while True:
+                if control.stop:
+                    stream_stop = control.stop
+                    halt.set()      # the reader closes the stream (and its connection) at its next chunk
+                    self._stopped(task_id, control, stream_stop, text, messages[:-1] if resumed else messages,
+                                  stream.provider, stream.model)
+                    return
+                try:
+                    kind, value = chunks.get(timeout=PAUSE_POLL_S)
+                except queue.Empty:
+                    continue
+                if kind == "chunk":
+                    if not announced and stream.provider:
+                        announced = True
+                        self.store.update_task(task_id, provider=stream.provider, model=stream.model)
+                        if any(a.outcome != "ok" for a in stream.attempts):
+                            self._event(task_id, EventKind.FELL_BACK, f"answered by {stream.provider}/{stream.model}"
+                                        f" after {sum(a.outcome != 'ok' for a in stream.attempts)} failed attempt(s)",
+                                        provider=stream.provider, model=stream.model)
+                    text += value
+                    yield value
+                    if time.monotonic() - last_save >= PROGRESS_EVERY_S:
+                        last_save = time.monotonic()
+                        self._save(task_id, checkpoint=self._checkpoint(
+                            messages[:-1] if resumed else messages, text, stream.provider, stream.model))
+                elif kind == "end":
+                    result = stream.result
+                    self._save(task_id, status="done", result=text, provider=result.provider,
+                                           model=result.model, checkpoint=None, expect_status=("running",))
+                    self._event(task_id, EventKind.DONE,
+                                f"{len(text)} characters from {result.provider}/{result.model}",
+                                provider=result.provider, model=result.model, latency_ms=result.latency_ms,
+                                ttft_ms=result.ttft_ms, key_source=result.key_source,
+                                tokens_out=result.usage.tokens_out, cost_usd=result.usage.cost_usd)
                     self._release(task_id)
-                else:
-                    self._finish_failed(task_id, str(value), text)
-                return
+                    return
+                else:   # error
+                    if isinstance(value, StreamInterrupted):
+                        text_so_far = text
+                        self._save(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
+                            messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
+                            expect_status=("running",))
+                        self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
+                                    partial_chars=len(text_so_far))
+                        self._release(task_id)
+                    else:
+                        self._finish_failed(task_id, str(value), text)
+                    return
+        except GeneratorExit:
+            # The reader went away mid-answer (a new message, a closed tab, a rerun): end the task here,
+            # with what it said so far as its checkpoint, so it never stays `running` with nobody running it.
+            halt.set()
+            self._stopped(task_id, control, "cancelled", text, messages[:-1] if resumed else messages,
+                          stream.provider, stream.model, why="the page reading the answer went away")
+            raise
 
     def _finish_failed(self, task_id: str, error: str, partial: str) -> None:
         self._save(task_id, status="failed", error=error, result=partial or None,
@@ -358,11 +380,13 @@ class Manager:
     def _checkpoint(messages, partial: str, provider: str | None, model: str | None) -> dict[str, Any]:
         return {"messages": messages, "partial_text": partial, "provider": provider, "model": model}
 
-    def _stopped(self, task_id: str, control: _Control, reason: str, text: str, messages, provider, model) -> None:
+    def _stopped(self, task_id: str, control: _Control, reason: str, text: str, messages, provider, model, *,
+                 why: str | None = None) -> None:
         checkpoint = self._checkpoint(messages, text, provider, model)
         if reason == "cancelled":
             self._save(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",))
-            self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters")
+            self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters"
+                        + (f": {why}" if why else ""), partial_chars=len(text))
             self._release(task_id)
         else:
             self._save(task_id, status="paused", checkpoint=checkpoint, expect_status=("running",))
@@ -417,14 +441,17 @@ class Manager:
             self._request_stop(task_id, "paused", wait=2.0)
         return self.get(task_id)
 
-    def resume(self, task_id: str, keys: Mapping[str, str] | None = None) -> Task:
-        """Put a paused task back in the queue; `keys` are the session's keys (they are not stored)."""
+    def resume(self, task_id: str, keys: Mapping[str, str] | None = None,
+               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Task:
+        """Put a paused task back in the queue; `keys` and `overrides` are the session's own (never stored)."""
         row = self.store.get_task(task_id)
         if row is None or row["status"] != "paused":
             return self.get(task_id)
         control = self._control_for(row)
         if keys is not None:
             control.keys = {k: v for k, v in keys.items() if v}
+        if overrides is not None:
+            control.overrides = {k: dict(v) for k, v in overrides.items()}
         if self.store.update_task(task_id, status="queued", expect_status=("paused",)):
             self._enqueue(task_id, priority=0)
         return self.get(task_id)

@@ -30,6 +30,7 @@ class HostedSettings:
     max_tasks_per_session: int = 5
     max_tasks_total: int = 40
     allow_preview: bool = False           # the local preview sandbox of the build agent
+    unpriced_usd_per_million_tokens: float = 15.0   # a shared-key model missing from the price table counts at this
 
 
 def hosted_settings(sections: Mapping[str, Any], env: Mapping[str, str]) -> HostedSettings:

@@ -228,8 +228,10 @@ class MetricsQueries:
         w = self._window(since, until)
         return _error_rates(self._outcome_counts(w), self._fallbacks(w))
 
-    def usage_csv(self, since: float, until: float | None = None, batch_size: int = 5000) -> Iterator[str]:
-        """The window's raw usage rows as CSV text chunks (header first), in (ts, id) order.
+    def usage_csv(self, since: float, until: float | None = None, batch_size: int = 5000, *,
+                  session: str | None = None) -> Iterator[str]:
+        """The window's raw usage rows as CSV text chunks (header first), in (ts, id) order; only the rows
+        of `session` (a hash) when given, as a hosted visitor's export is.
 
         Each chunk is one keyset-paginated query, so no cursor stays open between chunks and at most
         `batch_size` rows are in memory. Consume it in one thread (each chunk uses that thread's connection).
@@ -242,12 +244,14 @@ class MetricsQueries:
         yield buffer.getvalue()
         # Keyset pagination on idx_usage_ts (ts, then rowid): `ts >= last_ts` is the index range,
         # `ts > last_ts OR id > last_id` drops the rows with the same ts already sent.
-        sql = ("SELECT * FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ? AND (ts > ? OR id > ?) "
-               "ORDER BY ts, id LIMIT ?")
+        mine = " AND session = ?" if session is not None else ""
+        sql = ("SELECT * FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ? AND (ts > ? OR id > ?)"
+               f"{mine} ORDER BY ts, id LIMIT ?")
         ts_at, id_at = columns.index("ts"), columns.index("id")
         last_ts, last_id = since, -1
         while True:
-            batch = self.db().conn.execute(sql, (last_ts, until, last_ts, last_id, batch_size)).fetchall()
+            params = (last_ts, until, last_ts, last_id, *([session] if session is not None else []), batch_size)
+            batch = self.db().conn.execute(sql, params).fetchall()
             if not batch:
                 return
             buffer.seek(0)
