@@ -29,12 +29,8 @@ from core.app.spaces_page import (
 from core.app.widgets import require_services, session_context
 
 svc = require_services(needs_router=False)     # search and My Spaces work even with a broken provider config
-ss = st.session_state
 page = spaces_page_context(svc, session_context(svc))
 hub, token = page.hub, page.token
-# Widget values the previous run asked to clear; assigning (not popping) also clears the browser's copy.
-for widget, empty in ss.pop("spaces_reset", {}).items():
-    ss[widget] = empty
 
 st.title("🚀 Spaces")
 st.caption("Search the Hugging Face Hub, then create, deploy, watch and manage your own Spaces.")

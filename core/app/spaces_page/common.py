@@ -34,6 +34,10 @@ class SpacesPageContext:
 
 def spaces_page_context(svc: Services, session: SessionContext) -> SpacesPageContext:
     """This run's Hub clients for the session: its own HF token, else the shared one (never when hosted)."""
+    ss = st.session_state
+    # Widget values the previous run asked to clear; assigning (not popping) also clears the browser's copy.
+    for widget, empty in ss.pop("spaces_reset", {}).items():
+        ss[widget] = empty
     router_url = os.environ.get("SPACES_OS_HF_ROUTER_URL") or None
     providers = svc.config.providers if svc.config else []
     token = choose_hub_token(providers, session.keys, hosted=svc.hosted)
