@@ -35,13 +35,11 @@ from mcp.server import Server
 from mcp.server.stdio import stdio_server
 from starlette.responses import JSONResponse
 
-from core import demo
+from core.app.services import build_services
 from core.errors import ConfigError, SpacesOSError
 from core.hub.client import DEFAULT_ENDPOINT, HubClient, SearchCache
 from core.hub.spaces import SpaceManager
-from core.llm.config import load_config
 from core.llm.router import Router
-from core.store import Store, default_db_path
 from core.tools.registry import JSON, Tool, ToolRegistry, build_hub_tools
 
 log = logging.getLogger("spaces_os.mcp_server")
@@ -64,18 +62,18 @@ class McpServices:
 
 
 def build_mcp_services(env: Mapping[str, str] | None = None, *, allow_mutations: bool = False) -> McpServices:
-    """Config → router, Hub client, Space manager → the tool registry. Raises `ConfigError`."""
-    demo.install()
+    """The console's composition root (config, store, router, manager) → Hub client, Space manager → the
+    tool registry, so MCP clients route exactly as the pages do. Raises `ConfigError`."""
     env = dict(os.environ) if env is None else dict(env)
-    config = load_config(None, env=env)
-    store = Store(default_db_path(env))
-    router = Router(config, store)
-    hf = next((p for p in config.providers if p.kind == "huggingface"), None)
-    token = (hf.api_key if hf is not None else None) or env.get("HF_TOKEN") or None
-    hub = HubClient(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT, token, cache=SearchCache())
-    registry = build_hub_tools(hub, SpaceManager(hub, store=store, session=SESSION))
-    registry.register(route_chat_tool(router))
-    return McpServices(router, registry, allow_mutations)
+    svc = build_services(env)
+    if svc.router is None:
+        raise ConfigError(svc.config_error or "the provider config could not be loaded")
+    hf = next((p for p in svc.config.providers if p.kind == "huggingface"), None)
+    token = (hf.api_key if hf is not None else None) or env.get("HF_TOKEN") or None     # the server owner's
+    hub = HubClient(svc.hub_endpoint or DEFAULT_ENDPOINT, token, cache=SearchCache())
+    registry = build_hub_tools(hub, SpaceManager(hub, store=svc.store, session=SESSION))
+    registry.register(route_chat_tool(svc.router))
+    return McpServices(svc.router, registry, allow_mutations)
 
 
 def route_chat_tool(router: Router, session: str = SESSION) -> Tool:
