@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.build import preview
-from core.build.file_format import write_files
-from core.build.preview import Limits, _limiter, preview_app, stop_group
+from core.build.preview import Limits, _limiter, launch_plan, preview_app, run_plan, stop_group
 from core.demo.builds import render_template
 
 PLAN = {"title": "Preview test", "summary": "A test app.", "model": "org/model", "provider": "auto"}
@@ -96,10 +94,9 @@ def test_an_app_that_never_answers_fails_with_its_output_and_is_stopped(tmp_path
     del files["index.html"]
     assert preview_app(files, "static").status == "failed"           # nothing to serve
     seen: dict = {}
-    write_files(tmp_path, {"app.py": "import time\nprint('starting slowly')\ntime.sleep(60)\n"})
     # How a Gradio app is launched (`python app.py`), without needing gradio installed.
-    result = preview._run([sys.executable, "app.py"], tmp_path, {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1"},
-                          "http://127.0.0.1:9/", "gradio", Limits(timeout_s=1), started_with_limits(seen))
+    result = run_plan({"app.py": "import time\nprint('starting slowly')\ntime.sleep(60)\n"}, launch_plan("gradio"),
+                      "gradio", limits=Limits(timeout_s=1), on_started=started_with_limits(seen))
     assert result.status == "failed" and "within 1 s" in result.reason and "starting slowly" in result.log_tail
     assert_gone(seen["pid"])
 

@@ -41,6 +41,7 @@ from packaging.utils import canonicalize_name
 
 from core.build.file_format import FileFormatError, parse_files, render_files, write_files
 from core.build.preview import Limits, preview_app
+from core.build.shadowing import shadowing_problems
 from core.build.workflow import (
     RunState,
     Step,
@@ -562,7 +563,7 @@ class BuildAgent:
 
 # ----------------------------------------------------------------------------- validation
 
-CHECKS = ("required files", "Python compiles", "front matter", "requirements", "no secrets", "token from env")
+CHECKS = ("required files", "no module shadowed", "Python compiles", "front matter", "requirements", "no secrets", "token from env")
 
 _SECRET_PATTERNS = (
     (re.compile(r"hf_[A-Za-z0-9]{20,}"), "a Hugging Face token"),
@@ -581,6 +582,7 @@ _CLIENTS = ("InferenceClient", "AsyncInferenceClient", "OpenAI", "AsyncOpenAI")
 def validate_files(files: Mapping[str, str], sdk: str) -> list[str]:
     """Problems in plain words (empty when the files are fit to push) for a `sdk` Space."""
     problems = [f"{path} is missing" for path in REQUIRED_FILES.get(sdk, ()) if path not in files]
+    problems += shadowing_problems(files)
     for path, text in files.items():
         if path.endswith(".py"):
             problems += _python_problems(path, text, sdk)
