@@ -21,7 +21,7 @@ def base_url(tmp_path_factory):
 def test_demo_chat_then_routing_then_metrics(base_url):
     with browser_page(sync_api) as page:
         page.goto(base_url + "/")
-        expect(page.get_by_text("Demo mode.", exact=False).first).to_be_visible(timeout=30000)
+        expect(page.get_by_text("Demo mode (", exact=False).first).to_be_visible(timeout=30000)
         screenshot(page, "01-home")
 
         nav(page, "Chat")
