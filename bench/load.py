@@ -82,6 +82,7 @@ class LoadSpec:
     servers_in_process: bool = False    # tests: in this process, to read their counters directly
     apptest_round_trips: int = 6        # per AppTest instance, then a fresh one (the page re-renders history)
     drain_seconds: float = 30.0         # how long to wait for in-flight requests after the end
+    hosted_rpm: int | None = None       # --hosted: a real per-visitor budget on the shared keys (requests/min)
 
 
 # ---------------------------------------------------------------- results
@@ -100,10 +101,12 @@ class Tally:
     by_profile: Counter = field(default_factory=Counter)      # (key profile, outcome) → requests
     flush_checks: int = 0        # answered chats whose rows were counted right after store.flush()
     flush_short: int = 0         # … and did not have one row per attempt
+    budget_refusals: int = 0     # clear errors that said the visitor's share of the shared keys is used up
 
     def add(self, op: str, outcome: str, seconds: float, message: str | None = None, attempts: int = 0,
             provider: str | None = None) -> None:
         self.counts[op, outcome] += 1
+        self.budget_refusals += outcome == CLEAR and bool(message) and "used up" in message
         if outcome == WRONG:
             self.wrong_by_provider[provider or "unknown"] += 1
         self.latencies.append(seconds)
@@ -128,6 +131,7 @@ class Tally:
         self.flush_checks += other.flush_checks
         self.by_profile.update(other.by_profile)
         self.flush_short += other.flush_short
+        self.budget_refusals += other.budget_refusals
         for outcome, bucket in other.samples.items():
             self.samples.setdefault(outcome, Counter()).update(bucket)
 
@@ -162,6 +166,7 @@ class LoadReport:
     skips: dict[str, int]            # cooldown_skip rows: shared key held after a Retry-After / circuit open
     samples: list[tuple[float, float, float]]   # (seconds since start, RSS MB, WAL file MB) during the load
     stragglers: int                  # session threads still running after the drain
+    max_shared_per_minute: int = 0   # most shared-key requests of one session in any 60 s
 
     @property
     def attempts(self) -> int:
@@ -229,7 +234,9 @@ def config_text(urls: list[str], spec: LoadSpec) -> str:
             f"custom:\n  url: {custom}\n  api_key: {SHARED_KEYS['custom']}\n  models: [fake/custom-1]\n"
             f"  timeout: {t}\n"
             "router:\n  max_retries: 2\n  backoff_base: 0.05\n  backoff_cap: 0.5\n  retry_after_cap: 2\n"
-            f"  cooldown_after: 5\n  cooldown_seconds: 2\n  deadline: {spec.deadline}\n")
+            f"  cooldown_after: 5\n  cooldown_seconds: 2\n  deadline: {spec.deadline}\n"
+            + (f"hosted:\n  enabled: true\n  requests_per_minute: {spec.hosted_rpm}\n  tokens_per_day: 1000000000\n"
+               "  usd_per_day: 1000000\n  max_tasks_total: 1000\n" if spec.hosted_rpm else ""))
 
 
 PROFILES = ("sentinel BYOK on custom + huggingface", "own key on openrouter", "shared keys only",
@@ -518,8 +525,8 @@ def run_load(spec: LoadSpec, workdir: str | os.PathLike) -> LoadReport:
         st.cache_resource.clear()
         store = Store(db_path)
         router = Router.from_config(workdir / "agentic-config.yaml", db=store, budget=Budget(
-            store, HostedSettings(enabled=True, requests_per_minute=100_000, tokens_per_day=10**9,
-                                  usd_per_day=10**6)))
+            store, HostedSettings(enabled=True, requests_per_minute=spec.hosted_rpm or 100_000,
+                                  tokens_per_day=10**9, usd_per_day=10**6)))
         manager = Manager(router, workers=1)
         app_store: Store | None = None
         try:
@@ -586,6 +593,7 @@ def run_load(spec: LoadSpec, workdir: str | os.PathLike) -> LoadReport:
         locked_errors=locked, sentinel_files=files_hit, sentinel_log_records=logs.sentinel,
         sentinel_requests=sentinel_requests, files_scanned=files_scanned, served=served,
         outcomes_by_kind=counts["by_outcome"], skips=counts["skips"], samples=samples,
+        max_shared_per_minute=counts["max_shared_per_minute"],
         stragglers=stragglers)
 
 
@@ -600,6 +608,24 @@ def _sample(samples: list[tuple[float, float, float]], db_path: Path, started: f
         time.sleep(min(every, max(0.0, stop_at - now)))
 
 
+def _max_shared_requests_per_minute(conn: sqlite3.Connection) -> int:
+    """The most requests any one session sent on the shared keys within any 60 s (a sliding window over
+    each request's first shared attempt): what the hosted per-minute budget promises to bound."""
+    starts: dict[str, list[float]] = {}
+    for session, ts in conn.execute("SELECT session, min(ts) FROM usage WHERE key_source = 'shared' "
+                                    "AND session IS NOT NULL GROUP BY session, request_id"):
+        starts.setdefault(session, []).append(ts)
+    most = 0
+    for times in starts.values():
+        times.sort()
+        lo = 0
+        for hi, t in enumerate(times):
+            while t - times[lo] >= 60:
+                lo += 1
+            most = max(most, hi - lo + 1)
+    return most
+
+
 def _count_rows(db_path: Path) -> dict[str, Any]:
     """Usage rows, and the attempts the tasks' decision log says were made (read-only, own connection)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
@@ -611,6 +637,7 @@ def _count_rows(db_path: Path) -> dict[str, Any]:
             "usage_tasks": one("SELECT count(*) FROM usage WHERE task_id IS NOT NULL"),
             "task_attempts": one("SELECT count(*) FROM events WHERE task_id IS NOT NULL "
                                  "AND kind IN ('attempt_failed', 'done')"),
+            "max_shared_per_minute": _max_shared_requests_per_minute(conn),
             "by_outcome": dict(conn.execute("SELECT outcome, count(*) FROM usage GROUP BY outcome "
                                             "ORDER BY count(*) DESC").fetchall()),
             "skips": {"shared key held (Retry-After)": one("SELECT count(*) FROM usage WHERE outcome = "
@@ -649,6 +676,9 @@ def summary(report: LoadReport, title: str) -> str:
         f"rows vs {report.attempts_tasks} attempts); right after flush(): {t.flush_checks - t.flush_short} of "
         f"{t.flush_checks} checked requests complete",
         f"database locked    {report.locked_errors}   (write errors: {len(report.write_errors)})",
+        f"shared-key budget  {t.budget_refusals} requests refused with 'used up'; most shared requests of one "
+        f"session in any 60 s: {report.max_shared_per_minute}"
+        + (f" (limit {report.spec.hosted_rpm})" if report.spec.hosted_rpm else " (no real limit)"),
         f"sentinel key       {len(report.sentinel_files)} files of {len(report.files_scanned)} scanned ("
         + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in report.files_scanned.items())
         + f"), {report.sentinel_log_records} log records; "
@@ -689,6 +719,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="10 s, 10 sessions")
     parser.add_argument("--no-baseline", action="store_true", help="skip the 0 %% faults phase")
+    parser.add_argument("--hosted", type=int, metavar="RPM", default=None,
+                        help="hosted mode with a real budget: RPM requests a minute per visitor on the shared keys")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.sessions = 10.0, 10
@@ -697,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     phases = [("faults", args.fail_rate)] + ([] if args.no_baseline else [("baseline", 0.0)])
     for name, rate in phases:
         spec = LoadSpec(seconds=args.seconds, sessions=args.sessions, apptests=args.apptests, fail_rate=rate,
-                        seed=args.seed)
+                        seed=args.seed, hosted_rpm=args.hosted)
         with quiet_streamlit(), tempfile.TemporaryDirectory(prefix=f"spaces-os-load-{name}-") as workdir:
             reports[name] = run_load(spec, workdir)
             gc.collect()     # the AppTest sessions' leftovers, while their warnings are still filtered
