@@ -17,8 +17,10 @@ if svc.manager is None:
 
 with st.expander("Routing options", expanded=False):
     c1, c2, c3 = st.columns([1, 1, 1])
-    chosen = c1.selectbox("Provider", ["auto (manager decides)", *svc.providers.chat_choices(ctx)],
-                          key="chat_provider", help="Pin a provider; the others stay as fallbacks.")
+    choices = {"auto (manager decides)": "auto (manager decides)", **svc.providers.chat_choices(ctx)}
+    chosen = c1.selectbox("Provider", list(choices), format_func=choices.get, key="chat_provider",
+                          help="Pin a provider; the others stay as fallbacks. Order and status follow your "
+                               "settings on the Providers page.")
     model = c2.text_input("Model", key="chat_model", placeholder="tier default",
                           help="Override the model, e.g. openai/gpt-4o-mini or org/model:cheapest")
     compare = c3.toggle("Compare mode", key="chat_compare", help="Send one prompt to 2–3 models side by side")

@@ -213,3 +213,17 @@ def test_service_root_reloads_rules_in_place_and_config_by_rebuilding(tmp_path, 
     assert second is not first and second.reloaded and second.store is first.store
     assert second.config.provider("alpha").models == ["fake/other"]
     root.shutdown()
+
+
+def test_chat_lists_providers_in_this_sessions_order_without_switched_off_ones(fresh_app, fake, fake_b):
+    write_config(fresh_app, two_endpoints(fake, fake_b))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.switch_page("pages/providers.py").run()
+    at.number_input(key="priority_beta").set_value(1).run()
+    at.switch_page("pages/chat.py").run()
+    box = at.selectbox(key="chat_provider")
+    assert box.options[1].startswith("beta · priority 1 · 🟢 ready")
+    at.switch_page("pages/providers.py").run()
+    at.toggle(key="enabled_alpha").set_value(False).run()
+    at.switch_page("pages/chat.py").run()
+    assert [o.split(" · ")[0] for o in at.selectbox(key="chat_provider").options] == ["auto (manager decides)", "beta"]

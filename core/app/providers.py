@@ -130,9 +130,11 @@ class ProviderService:
                                       True, None, ProviderSettings()))
         return sorted(cards, key=lambda c: (c.settings.priority is None, c.settings.priority or 0))
 
-    def chat_choices(self, ctx: SessionContext) -> list[str]:
-        """Providers this session may pin in Chat: switched on (the demo only in demo mode)."""
-        return [c.name for c in self.cards(ctx) if c.settings.enabled]
+    def chat_choices(self, ctx: SessionContext) -> dict[str, str]:
+        """Providers this session may pin in Chat (switched on; the demo only in demo mode), in this
+        session's priority order, each with its label: name, rank, status."""
+        return {c.name: c.name if c.kind == "demo" else f"{c.name} · {c.rank} · {c.badge}"
+                for c in self.cards(ctx) if c.settings.enabled}
 
     def health(self, ctx: SessionContext, name: str) -> dict[str, Any]:
         """One real call to the provider with this session's key, else the shared one."""
