@@ -25,6 +25,7 @@ from core import demo
 from core.agent.manager import Manager
 from core.agent.rules import RULES_FILE, RoutingRules, RulesError, load_rules
 from core.errors import ConfigError
+from core.hub import transport as hub_transport
 from core.llm.budget import Budget, HostedSettings, hosted_settings
 from core.llm.config import LOOKUP_FILES, AppConfig, find_config_path, load_config
 from core.llm.policy import HostedPolicy
@@ -93,6 +94,7 @@ def build_services(env: Mapping[str, str] | None = None, cwd: str | Path | None 
                    store: Store | None = None) -> Services:
     """Read config and rules, open the store (or reuse `store`), and start the router and manager."""
     demo.install()
+    hub_transport.install()   # every Hub call: no cookie jar, no redirect to another origin
     env = dict(os.environ) if env is None else dict(env)
     store = store or Store(default_db_path(env))
     hub = env.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

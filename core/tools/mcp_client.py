@@ -44,6 +44,7 @@ from core.tools.registry import Tool, ToolRegistry, schema_problem
 
 HF_SERVER = HF_MCP_SERVER
 MAX_TOOLS_PER_SERVER = 50          # a server listing hundreds of tools would drown the model's context
+MAX_ERROR_CHARS = 500              # of a remote tool's error text, kept after redaction
 
 T = TypeVar("T")
 
@@ -149,7 +150,8 @@ class McpConnection:
 
     def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
         """The tool's structured result (else its text); `McpToolError` when the tool reports an error."""
-        return tool_output(self._run(self.acall_tool(name, arguments)), f"{self.name}.{name}")
+        return tool_output(self._run(self.acall_tool(name, arguments)), f"{self.name}.{name}",
+                           secrets=[self.config.token])
 
     def probe(self) -> McpServerStatus:
         return self._run_status(self.aprobe())
@@ -251,13 +253,15 @@ def _first_leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def tool_output(result: mcp_types.CallToolResult, tool_name: str) -> Any:
-    """A remote tool's result as plain JSON: its structured content, else its text."""
+def tool_output(result: mcp_types.CallToolResult, tool_name: str, *, secrets: Sequence[str | None] = ()) -> Any:
+    """A remote tool's result as plain JSON: its structured content, else its text. A reported error is
+    redacted of `secrets` (the server's token) and key-shaped text before it is shortened."""
     texts = [c.text for c in result.content if isinstance(c, mcp_types.TextContent)]
     skipped = [c.type for c in result.content if not isinstance(c, mcp_types.TextContent)]
     text = "\n".join(texts) + "".join(f"\n[{kind} content omitted]" for kind in skipped)
     if result.is_error:
-        raise McpToolError(f"{tool_name} reported an error: {text.strip()[:500] or 'no details given'}")
+        said = redact(text.strip(), secrets, limit=MAX_ERROR_CHARS)
+        raise McpToolError(f"{tool_name} reported an error: {said or 'no details given'}")
     if result.structured_content is not None:
         return result.structured_content
     return text
