@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.app.chat import ChatOptions
-from core.app.chat_widgets import chat_message_view, task_card
+from core.app.chat_widgets import chat_message_view, streamed_answer, task_card
 from core.app.views.chat import compare_targets
 from core.app.widgets import demo_banner, page
 
@@ -45,9 +45,7 @@ if prompt:
         st.error(turn.message)
     elif turn.kind == "stream":
         chat_message_view(ctx.messages[-1])
-        with st.chat_message("assistant"):
-            text = st.write_stream(turn.chunks)
-        svc.chat.finish_stream(ctx, turn, text if isinstance(text, str) else "".join(text or []))
+        svc.chat.finish_stream(ctx, turn, streamed_answer(svc, ctx, turn))
         st.rerun()
     else:
         st.rerun()

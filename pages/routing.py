@@ -1,10 +1,9 @@
 """Routing: the live routing graph, the decision log, the task queue and the routing rules editor."""
 
-import pandas as pd
 import streamlit as st
 
 from core.agent.rules import RulesError
-from core.app.chat_widgets import task_row
+from core.app.chat_widgets import decision_log_view, queue_header, task_row
 from core.app.rules import ReadOnlyRules
 from core.app.views.route_graph import build_route_graph
 from core.app.views.routing import EVENT_KINDS, decision_log, label_routes, last_decision, provider_rows
@@ -32,7 +31,7 @@ needle = c2.text_input("Task id or text", key="log_text", placeholder="filter…
 hours = c3.selectbox("Window", [1, 24, 168], index=1, format_func=lambda h: f"last {h} h", key="log_hours")
 rows = decision_log(svc.store, kinds=kinds, text=needle, hours=hours, session=None if ctx.operator else ctx.session_hash)
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=320)
+    decision_log_view(rows)
 else:
     st.caption("No decisions in this window yet.")
 
@@ -44,6 +43,8 @@ def task_queue() -> None:
     tasks = svc.tasks.queue(ctx, limit=20)
     if not tasks:
         st.caption("No tasks yet.")
+    else:
+        queue_header()
     for task in tasks:
         if task_row(svc, ctx, task):
             st.rerun(scope="fragment")

@@ -1,15 +1,27 @@
-"""Streamlit pieces of the Chat page: one message of the conversation, one background task card."""
+"""Streamlit pieces of the Chat and Routing pages: a message of the conversation, a streamed answer that says
+what it paused, a background task card, a row of the task queue and the decision log with its details."""
 
 from __future__ import annotations
 
+import html
+import time
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from core.agent.manager import Task
+from core.agent.manager import ACTIVE, Task
 from core.app.services import Services
 from core.app.session import SessionContext
-from core.app.views.chat import facts_line, reply_facts
+from core.app.views.chat import interruption_notes
+from core.app.views.routing import LOG_COLUMNS
+from core.app.views.task_story import (
+    compact_markdown,
+    progress_words,
+    task_story,
+    timeline_bar,
+    totals_line,
+)
 
 STATUS_ICON = {"queued": "⏳", "running": "▶️", "paused": "⏸️", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
 
@@ -38,38 +50,130 @@ def chat_message_view(message: dict[str, Any]) -> None:
             st.caption(note)
 
 
-def task_card(svc: Services, ctx: SessionContext, task: Task) -> bool:
-    """One background task with pause, resume and cancel in fixed places; True when a button was used."""
-    with st.container(border=True):
-        st.markdown(f"{STATUS_ICON[task.status]} **{task.status}** · `{task.id}` · {task.label} · {task.prompt[:90]}")
-        text = task.result if task.status == "done" else task.partial_text
-        if text:
-            st.markdown(text if task.status == "done" else f"{text[-600:]} ▌")
-        if task.error:
-            st.error(task.error)
-        shown = svc.tasks.controls(task)
-        cols = st.columns([1, 1, 1, 5])
-        for col, (action, label) in zip(cols, (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel")),
-                                        strict=False):
-            if shown[action] and col.button(label, key=f"{action}_{task.id}"):
-                getattr(svc.tasks, action)(ctx, task.id)
-                return True
-        if task.status == "done":
-            st.caption(facts_line(reply_facts(svc.store, task.id)))
-    return False
+CONTROLS = (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"))     # always in these places
+QUEUE_COLUMNS = [1.2, 1.3, 1.6, 3.6, 1.1, 1.1, 1.1]
+QUEUE_HEADERS = ("Task", "Status", "Label", "Request", "", "", "")
+_SEGMENT_COLOURS = {"run": "#3b82f6", "pause": "#f59e0b"}
 
 
-def task_row(svc: Services, ctx: SessionContext, task: Task) -> bool:
-    """One line of the Routing page's queue; True when a button was used."""
-    cols = st.columns([1.3, 1, 1, 4, 0.9, 0.9, 0.9])
-    cols[0].markdown(f"`{task.id}`")
-    cols[1].markdown(f"{STATUS_ICON[task.status]} **{task.status}**")
-    cols[2].markdown(f"{task.label} {task.confidence or 0:.0%}")
-    cols[3].markdown(task.prompt[:80])
+def _control_buttons(svc: Services, ctx: SessionContext, task: Task, slots: list, prefix: str) -> bool:
+    """Pause, Resume and Cancel, each always in its own slot (greyed out when it does not apply) while the
+    task may still run; a finished task has none. True when one was used."""
+    if task.status not in ACTIVE:
+        return False
     shown = svc.tasks.controls(task)
-    for col, (action, label) in zip(cols[4:], (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel")),
-                                    strict=True):
-        if shown[action] and col.button(label, key=f"q_{action}_{task.id}"):
+    for slot, (action, label) in zip(slots, CONTROLS, strict=True):
+        if slot.button(label, key=f"{prefix}{action}_{task.id}", disabled=not shown[action], width="stretch"):
             getattr(svc.tasks, action)(ctx, task.id)
             return True
     return False
+
+
+def timeline_view(segments: list[dict[str, Any]]) -> None:
+    """The small timeline: runs in blue, pauses in amber, each as wide as its share of the task's time."""
+    bars = "".join(f'<div title="{html.escape(s["label"])}" style="flex:{max(s["share"], 0.02):.3f};'
+                   f'background:{_SEGMENT_COLOURS[s["kind"]]}"></div>' for s in segments)
+    words = " · ".join(html.escape(s["label"]) for s in segments)
+    st.markdown(f'<div data-testid="task-timeline" style="display:flex;gap:2px;height:8px;border-radius:4px;'
+                f'overflow:hidden;margin:0.1rem 0 0.2rem 0">{bars}</div>'
+                f'<div style="font-size:0.8rem;opacity:0.75">timeline: {words}</div>', unsafe_allow_html=True)
+
+
+def task_card(svc: Services, ctx: SessionContext, task: Task, *, live: bool = True) -> bool:
+    """One background task, compact: status and what happened last, pause/resume/cancel in fixed places, a
+    progress bar with elapsed time and the estimate, the timeline when it was paused, the whole task's
+    figures, and the text in an expander. `live=False` draws it without buttons (while an answer streams).
+    True when a button was used."""
+    now = time.time()
+    story = task_story(svc.store, task, now)
+    with st.container(border=True):
+        head, *slots = st.columns([6.7, 1.1, 1.1, 1.1], vertical_alignment="center")
+        head.markdown(f"{STATUS_ICON[task.status]} **{task.status}** · `{task.id}` · {task.label} · "
+                      f"{_one_line(task.prompt, 70)}")
+        if live and _control_buttons(svc, ctx, task, slots, prefix=""):
+            return True
+        st.progress(story.progress, text=progress_words(story))
+        facts = totals_line(story.totals) if task.status == "done" else ""
+        st.caption(" · ".join(part for part in (story.headline, facts) if part))
+        if story.pauses:
+            timeline_view(timeline_bar(story.segments, now))
+        if task.error:
+            st.error(task.error)
+        text = task.result if task.status == "done" else task.partial_text
+        if text:
+            title = "Answer" if task.status == "done" else "Text so far"
+            with st.expander(f"{title} ({len(text):,} characters)"):
+                st.markdown(compact_markdown(text) + (" ▌" if task.status == "running" else ""))
+    return False
+
+
+def streamed_answer(svc: Services, ctx: SessionContext, turn: Any) -> str:
+    """Stream a quick answer; as soon as it starts, say which background task it paused (in the reply and
+    with that task's card, drawn paused right below), and say it resumed once the answer has ended."""
+    answer = st.chat_message("assistant")
+    paused_cards = st.empty()
+    note = answer.empty()
+
+    def tell() -> None:
+        notes = interruption_notes(svc.store, turn.task.id)
+        if notes:
+            note.caption("\n\n".join(notes))
+
+    def chunks():
+        told = False
+        for chunk in turn.chunks:
+            if not told:
+                told = True
+                tell()
+                paused = [t for t in svc.tasks.mine(ctx) if t.status == "paused"]
+                if paused:
+                    with paused_cards.container():
+                        st.markdown("#### Background tasks")
+                        for task in paused:
+                            task_card(svc, ctx, task, live=False)
+            yield chunk
+        tell()
+
+    with answer:
+        text = st.write_stream(chunks())
+    return text if isinstance(text, str) else "".join(text or [])
+
+
+def queue_header() -> None:
+    """Column headers of the Routing page's task queue."""
+    for col, name in zip(st.columns(QUEUE_COLUMNS), QUEUE_HEADERS, strict=True):
+        if name:
+            col.markdown(f"**{name}**")
+
+
+def task_row(svc: Services, ctx: SessionContext, task: Task) -> bool:
+    """One line of the Routing page's queue, under `queue_header()`; True when a button was used."""
+    cols = st.columns(QUEUE_COLUMNS, vertical_alignment="center")
+    cols[0].markdown(f"`{task.id}`")
+    cols[1].markdown(f"{STATUS_ICON[task.status]}&nbsp;**{task.status}**")
+    cols[2].markdown(f"{task.label}&nbsp;{task.confidence or 0:.0%}")
+    cols[3].markdown(_one_line(task.prompt, 80))
+    return _control_buttons(svc, ctx, task, cols[4:], prefix="q_")
+
+
+def decision_log_view(rows: list[dict[str, Any]]) -> None:
+    """The decision log in plain words; the raw message and data of the selected event (the newest when
+    none is selected) one click away."""
+    picked = st.dataframe(pd.DataFrame(rows, columns=[*LOG_COLUMNS, "message", "data"]), hide_index=True,
+                          width="stretch", height=320, column_order=LOG_COLUMNS, on_select="rerun",
+                          selection_mode="single-row", key="log_table",
+                          column_config={"time": st.column_config.TextColumn(width="medium"),
+                                         "what happened": st.column_config.TextColumn(width="large")})
+    chosen = picked.selection.rows if picked is not None else []
+    row = rows[chosen[0]] if chosen and chosen[0] < len(rows) else rows[0]
+    with st.expander(f"Details: {row['kind']} · task {row['task']} · {row['time']}"
+                     + ("" if chosen else " (the newest; select a row to see another)"), expanded=bool(chosen)):
+        st.code(row["message"], language=None, wrap_lines=True)
+        st.json(row["data"], expanded=True)
+
+
+def _one_line(text: str, limit: int) -> str:
+    """A prompt as one short line of plain text: no markdown headings or line breaks from the user."""
+    flat = " ".join((text or "").split())
+    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return flat.replace("#", "\\#").replace("*", "\\*").replace("_", "\\_")

@@ -11,13 +11,15 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from core.app.views.task_story import usage_totals
 from core.errors import SpacesOSError
 from core.llm.router import Router
 from core.store import Store
 
 
 def reply_facts(store: Store, task_id: str) -> dict[str, Any]:
-    """Label, confidence, provider, model, key source, latency, TTFT, tokens, cost and fallbacks of a task."""
+    """Label, confidence, provider, model, key source, latency, TTFT, tokens, cost and fallbacks of a task.
+    A task answered in parts (paused, then resumed) reports every part summed, from its usage rows."""
     facts: dict[str, Any] = {"task": task_id, "fallbacks": []}
     for event in store.events(task_id=task_id):
         data = event["data"]
@@ -31,6 +33,10 @@ def reply_facts(store: Store, task_id: str) -> dict[str, Any]:
         elif event["kind"] == "done":
             facts.update({k: data.get(k) for k in ("provider", "model", "latency_ms", "ttft_ms", "key_source",
                                                    "tokens_out", "cost_usd")})
+    totals = usage_totals(store.usage_rows(task_id=task_id))
+    if totals.parts > 1 and "provider" in facts:
+        facts.update(parts=totals.parts, latency_ms=totals.latency_ms, ttft_ms=totals.ttft_ms,
+                     tokens_out=totals.tokens_out, cost_usd=totals.cost_usd)
     return facts
 
 
@@ -44,8 +50,9 @@ def facts_line(facts: Mapping[str, Any]) -> str:
                                                                                 facts.get("key_source") or "")
         parts.append(f"{facts['provider']} / {facts.get('model') or 'default'} · {source}")
     if facts.get("latency_ms") is not None:
-        ttft = f" (TTFT {facts['ttft_ms']:.0f} ms)" if facts.get("ttft_ms") is not None else ""
-        parts.append(f"{facts['latency_ms']:.0f} ms{ttft}")
+        ttft = f" (TTFT {_ms(facts['ttft_ms'])})" if facts.get("ttft_ms") is not None else ""
+        whole = f" in {facts['parts']} parts" if facts.get("parts", 1) > 1 else ""
+        parts.append(f"{_ms(facts['latency_ms'])}{facts.get('latency_note', '')}{ttft}{whole}")
     if facts.get("tokens_out") is not None:
         parts.append(f"{facts['tokens_out']} tokens out")
     if facts.get("cost_usd") is not None:
@@ -55,16 +62,25 @@ def facts_line(facts: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _ms(value: float) -> str:
+    """Milliseconds for a reader: "1,234 ms", and "<1 ms" rather than a misleading "0 ms"."""
+    return "<1 ms" if value < 1 else f"{value:,.0f} ms"
+
+
 def interruption_notes(store: Store, task_id: str) -> list[str]:
-    """Notes for the conversation about background tasks this request paused (and resumed)."""
+    """Notes for the conversation about background tasks this request paused, and whether they resumed:
+    '⏸️ Paused background task `t1` at 412 characters to answer this first. ▶️ Resumed it when this answer
+    ended.' Called while the answer streams too, so the pause shows as it happens."""
     notes = []
     for event in store.events(kinds=["interrupted"], limit=200):
         if event["data"].get("interrupted_by") == task_id:
-            chars = next((e["data"].get("partial_chars") for e in store.events(task_id=event["task_id"],
-                                                                                kinds=["checkpointed"])), None)
+            later = store.events(task_id=event["task_id"], kinds=["checkpointed", "auto_resume"])
+            chars = next((e["data"].get("partial_chars") for e in later if e["kind"] == "checkpointed"), None)
+            resumed = any(e["kind"] == "auto_resume" and e["data"].get("interrupted_by") == task_id for e in later)
             notes.append(f"⏸️ Paused background task `{event['task_id']}`"
-                         + (f" at {chars} characters" if chars is not None else "")
-                         + " to answer this first; it resumes by itself now.")
+                         + (f" at {chars:,} characters" if chars is not None else "")
+                         + " to answer this first."
+                         + (" ▶️ Resumed it when this answer ended." if resumed else ""))
     return notes
 
 
@@ -90,9 +106,11 @@ def run_compare(router: Router, prompt: str, targets: list[str], keys: Mapping[s
 
     def one(target: str) -> dict[str, Any]:
         provider, model = (part.strip() for part in target.split("·", 1))
-        try:
-            result = router.chat(messages, model=model, provider=provider, keys=keys, session=session,
-                                 label="COMPARE", prefer=[], overrides=overrides)
+        try:   # streamed like a chat reply, so latency and time to first token are measured, not 0
+            stream = router.stream(messages, model=model, provider=provider, keys=keys, session=session,
+                                   label="COMPARE", prefer=[], overrides=overrides)
+            stream.text()
+            result = stream.result
         except SpacesOSError as e:
             return {"target": target, "error": str(e)}
         facts = {"provider": result.provider, "model": result.model, "key_source": result.key_source,
@@ -130,13 +148,17 @@ def step_view(step: Any) -> dict[str, Any]:
             "duration_ms": round(step.duration_ms, 1)}
 
 
-def agent_facts(result: Any) -> str:
-    """The routing facts line for an agent answer: its last model call, and the tool calls made."""
+def agent_facts(result: Any, elapsed_ms: float | None = None) -> str:
+    """The routing facts line for an agent answer: the whole turn's time (`elapsed_ms`: model calls and tool
+    calls, else the steps' sum), its last model call, and the tool calls made."""
     last = result.last
     facts: dict[str, Any] = {"label": "TOOLS", "confidence": 1.0}
+    if elapsed_ms is None:
+        elapsed_ms = sum(s.duration_ms for s in result.steps) + sum(
+            (a.latency_ms or 0) for a in (last.attempts if last is not None else []))
     if last is not None:
         facts.update(provider=last.provider, model=last.model, key_source=last.key_source,
-                     latency_ms=last.latency_ms, ttft_ms=last.ttft_ms, tokens_out=last.usage.tokens_out,
+                     latency_ms=elapsed_ms, latency_note=" in all", tokens_out=last.usage.tokens_out,
                      cost_usd=last.usage.cost_usd,
                      fallbacks=[f"{a.provider} {a.outcome}" for a in last.attempts if a.outcome != "ok"])
     line = facts_line(facts)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -57,10 +56,14 @@ def session_task_ids(store: Store, session: str | None) -> set[str] | None:
     return {row["id"] for row in store.list_tasks(session=session, limit=10_000)}
 
 
+LOG_COLUMNS = ["time", "task", "kind", "what happened"]     # the table; "message" and "data" are the details
+
+
 def decision_log(store: Store, *, kinds: list[str] | None = None, text: str = "", hours: float = 24,
                  limit: int = 500, session: str | None = None) -> list[dict[str, Any]]:
     """Events as table rows, newest first, filtered by kind, by a substring (task id or message), by age
-    and, unless `session` is None, to that session's own tasks."""
+    and, unless `session` is None, to that session's own tasks. Each row has LOG_COLUMNS (the time with its
+    date, the event in plain words) and the raw `message` and `data` for a details view."""
     rows = []
     needle = text.strip().lower()
     visible = session_task_ids(store, session)
@@ -70,9 +73,56 @@ def decision_log(store: Store, *, kinds: list[str] | None = None, text: str = ""
         if needle and needle not in (event["task_id"] or "").lower() and needle not in event["message"].lower():
             continue
         rows.append({"time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["ts"])),
-                     "task": event["task_id"], "kind": event["kind"], "message": event["message"],
-                     "data": json.dumps(event["data"], default=str)})
+                     "task": event["task_id"], "kind": event["kind"], "what happened": plain_words(event),
+                     "message": event["message"], "data": event["data"]})
     return rows
+
+
+_LABEL_WORDS = {"QUICK": "a quick question, answered right away",
+                "COMPLEX": "long work, run in the background",
+                "URGENT": "urgent, sent to the fastest healthy provider"}
+
+
+def _why(reasons: list[str]) -> str:
+    """The classifier's reasons a user can read: the raw "complexity 0.72 vs threshold 0.41" stays in the details."""
+    kept = [r for r in reasons if not r.startswith("complexity ")][:3]
+    return f" Why: {'; '.join(kept)}." if kept else ""
+
+
+def plain_words(event: dict[str, Any]) -> str:
+    """One decision-log event as a sentence, e.g. 'Looks like long work, run in the background (92% sure).
+    Why: task verb: 'plan', 'write'.' instead of 'COMPLEX (92%): complexity 0.72 vs threshold 0.41, …'."""
+    kind, data, message = event["kind"], event.get("data") or {}, event.get("message") or ""
+    chars = data.get("partial_chars")
+    at = f" at {chars:,} characters" if chars is not None else ""
+    if kind == "classified":
+        label = data.get("label") or ""
+        sure = f" ({data['confidence']:.0%} sure)" if data.get("confidence") is not None else ""
+        return f"Looks like {_LABEL_WORDS.get(label, label)}{sure}.{_why(data.get('reasons') or [])}"
+    if kind == "routed":
+        plan = data.get("plan") or []
+        order = ", then ".join(f"{p.get('provider')} ({p.get('model')})" for p in plan[:3]) or "no provider"
+        return f"Uses the {data.get('tier') or 'default'} models: first {order}."
+    if kind == "attempt_failed":
+        return f"{data.get('provider')} ({data.get('model')}) did not answer: {message.split(': ', 1)[-1]}."
+    if kind == "done":
+        took = f" in {data['latency_ms'] / 1000:.1f} s" if data.get("latency_ms") is not None else ""
+        tokens = f", {data['tokens_out']} tokens" if data.get("tokens_out") is not None else ""
+        return f"Answered by {data.get('provider')} ({data.get('model')}){took}{tokens}."
+    words = {
+        "queued": "Waits until this session's running task pauses or ends (policy: queue).",
+        "started": "Started writing the answer.",
+        "fell_back": f"Answered by a later provider than planned: {message}.",
+        "interrupted": f"Paused so task {data.get('interrupted_by')} could answer first.",
+        "paused": "Paused by you." if "before" not in message else "Paused by you before it started.",
+        "checkpointed": f"Saved the answer so far{at}, to continue from there.",
+        "auto_resume": f"Task {data.get('interrupted_by')} has finished, so this one continues.",
+        "resumed": f"Continues where it stopped{at}.",
+        "recovered": f"The app restarted while this ran; paused{at}.",
+        "failed": f"Failed: {message}",
+        "cancelled": f"Cancelled{at}." if chars is not None else "Cancelled before it finished.",
+    }
+    return words.get(kind, message)
 
 
 def label_routes(manager, router: Router) -> dict[str, dict[str, str]] | None:
