@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from core.app.widgets import init_session
+from core.app.widgets import init_session, show_store_error
+from core.errors import StoreError
 
 st.set_page_config(page_title="Spaces OS", page_icon="🛰️", layout="wide")
-init_session()
 
 pages = st.navigation([
     st.Page("pages/overview.py", title="Home", icon="🏠", default=True),
@@ -15,4 +15,8 @@ pages = st.navigation([
     st.Page("pages/spaces.py", title="Spaces", icon="🚀", url_path="spaces"),
     st.Page("pages/metrics.py", title="Metrics", icon="📈", url_path="metrics"),
 ])
-pages.run()
+try:                    # a failing database is a readable page on every page, never a traceback
+    init_session()
+    pages.run()
+except StoreError as e:
+    show_store_error(e)

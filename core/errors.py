@@ -32,6 +32,7 @@ without a name, it is defined here.
     │   ├── StepFailed                        a step failed, in plain words         core.build.workflow
     │   ├── StopRun                           a step ends the run on purpose        core.build.workflow
     │   └── FileFormatError (ValueError)      the model's file blocks are malformed core.build.file_format
+    ├── StoreError                            the database failed; .kind, .path, what to do
     ├── NotYourTask                           a session asked for another's task    core.app.tasks
     └── ReadOnlyRules                         a visitor tried to edit shared rules  core.app.rules
 
@@ -109,6 +110,39 @@ class ToolError(SpacesOSError):
 
 class BuildError(SpacesOSError):
     """Building a Space: the workflow engine, its steps, and the model's file-block answers."""
+
+
+class StoreError(SpacesOSError):
+    """The database could not be read or written. `kind` is one of STORE_WHAT_TO_DO's keys; the message
+    says what happened, where, and what to do, e.g. "The database is read-only at data/x.db: …"."""
+
+    def __init__(self, kind: str, path: str, detail: str = ""):
+        self.kind = kind if kind in STORE_WHAT_TO_DO else "failed"
+        self.path = path
+        self.detail = detail
+        super().__init__(f"The database {STORE_PLAIN_WORDS[self.kind]} at {path}"
+                         + (f" ({detail})" if detail else "") + f". What to do: {STORE_WHAT_TO_DO[self.kind]}.")
+
+
+STORE_PLAIN_WORDS = {
+    "read_only": "file is read-only",
+    "disk_full": "could not be written: the disk is full",
+    "corrupt": "file is corrupt (not a readable SQLite database)",
+    "locked": "is locked by another process",
+    "cannot_open": "file cannot be opened",
+    "io_error": "could not be read or written (disk I/O error)",
+    "failed": "failed",
+}
+
+STORE_WHAT_TO_DO = {
+    "read_only": "make the file and its folder writable by the app, or point SPACES_OS_DB at a writable path",
+    "disk_full": "free disk space (or grow the volume); usage rows are not recorded until then",
+    "corrupt": "move the file aside (a new one is created) or restore it from a backup",
+    "locked": "wait a moment and retry; if it persists, stop the other process holding the database",
+    "cannot_open": "check that the folder exists and is writable, or point SPACES_OS_DB elsewhere",
+    "io_error": "check the disk: it may be full, over a size limit, failing or unmounted",
+    "failed": "retry; if it persists, check the file and the disk",
+}
 
 
 class ConfigError(SpacesOSError):

@@ -9,22 +9,32 @@ long task for a quick one (pause at a chunk boundary → checkpoint → answer �
 The `tasks` table is the source of truth: every status change is written before `get` can report
 it, and every decision is an `events` row. BYOK keys stay in this process's memory for the life of
 the task and are never persisted; a task resumed after a restart uses the keys its session gives again.
+
+One owner per task: each manager has an `owner_id` (host:pid:random) and leases the tasks it queued or
+runs (`lease_s`, renewed every `heartbeat_s` by its heartbeat thread). Every write of a running task is
+conditional on still owning it; a worker whose lease was taken stops quietly. Another manager (in this
+process or another one on the same database) takes over only expired leases, i.e. tasks whose manager
+died: running ones come back paused with their checkpoint, as after a restart, and wait for their session
+to resume them with its own keys (which died with the old process); queued ones are queued again.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.agent.classifier import Classification, Label, classify
 from core.agent.rules import RoutingRules, load_rules
-from core.errors import AllProvidersFailed, SpacesOSError, StreamInterrupted
+from core.errors import AllProvidersFailed, SpacesOSError, StoreError, StreamInterrupted
 from core.llm.keys import redact_value, session_hash
 from core.llm.router import Attempt, Router
 from core.store.event_kinds import EventKind
@@ -35,6 +45,8 @@ ACTIVE = ("queued", "running", "paused")
 FINAL = ("done", "failed", "cancelled")
 PROGRESS_EVERY_S = 0.5          # how often a running task writes its partial text
 PAUSE_POLL_S = 0.02             # the worker notices a pause request at least this often
+LEASE_S = 10.0                  # a task's owner is presumed dead this long after its last heartbeat
+HEARTBEAT_S = 2.0               # how often a manager renews its leases and looks for expired ones
 
 
 @dataclass
@@ -83,8 +95,11 @@ class _Control:
 
 class Manager:
     def __init__(self, router: Router, rules: RoutingRules | None = None, *, workers: int | None = None,
-                 max_tasks_total: int | None = None):
+                 max_tasks_total: int | None = None, lease_s: float = LEASE_S, heartbeat_s: float = HEARTBEAT_S):
         self.router = router
+        self.owner_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_s = lease_s
+        self.heartbeat_s = heartbeat_s
         self.max_tasks_total = max_tasks_total
         self.store = router.store
         self.rules = rules or load_rules()
@@ -97,9 +112,12 @@ class Manager:
         self._closing = False
         self._workers = [threading.Thread(target=self._worker, name=f"manager-worker-{i}", daemon=True)
                          for i in range(workers or self.rules.workers)]
+        self._beat_stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="manager-heartbeat", daemon=True)
         self._recover()
         for w in self._workers:
             w.start()
+        self._beat.start()
 
     # ------------------------------------------------------------------ classification and routing
 
@@ -174,7 +192,8 @@ class Manager:
         messages = [*(history or []), {"role": "user", "content": prompt}]
         row = self.store.create_task(prompt=prompt, session=sess, label=c.label.value, confidence=c.confidence,
                                      reasons=c.reasons, status="queued",
-                                     checkpoint={"messages": messages, "partial_text": ""})
+                                     checkpoint={"messages": messages, "partial_text": ""},
+                                     owner=self.owner_id, lease_until=time.time() + self.lease_s)
         task_id = row["id"]
         self._event(task_id, EventKind.CLASSIFIED,
                     f"{c.label.value} ({c.confidence:.0%}): {', '.join(c.reasons[:3])}",
@@ -228,6 +247,9 @@ class Manager:
                 self._wait_final_or_paused(other, timeout=self.router.settings.deadline)
         try:
             yield from self._execute(task_id)
+        except Exception:
+            self._release(task_id)      # e.g. a StoreError: stop renewing its lease, so recovery takes it over
+            raise
         finally:
             for other in interrupted:
                 self._auto_resume(other, by=task_id)
@@ -244,7 +266,7 @@ class Manager:
                 return
             try:
                 row = self.store.get_task(task_id)
-                if row is None or row["status"] != "queued":
+                if row is None or row["status"] != "queued" or self._closing:
                     continue
                 sess = row["session"]
                 with self._lock:
@@ -253,6 +275,7 @@ class Manager:
                     pass
             except Exception:     # a worker must survive anything one task does
                 log.exception("worker failed on task %s", task_id)
+                self._release(task_id)      # its lease then expires and recovery pauses it with its checkpoint
             finally:
                 with self._lock:
                     self._running.pop(task_id, None)
@@ -262,8 +285,8 @@ class Manager:
     def _execute(self, task_id: str) -> Iterator[str]:
         """Stream the task through the router, honouring stop requests at chunk boundaries."""
         row = self.store.get_task(task_id)
-        if not self.store.update_task(task_id, status="running", expect_status=("queued",)):
-            return
+        if not self.store.claim_task(task_id, owner=self.owner_id, lease_s=self.lease_s):
+            return          # not queued any more, or queued by a live manager that holds its keys
         control = self._control_for(row)
         control.stop = None
         control.stopped.clear()
@@ -319,7 +342,8 @@ class Manager:
                 if kind == "chunk":
                     if not announced and stream.provider:
                         announced = True
-                        self.store.update_task(task_id, provider=stream.provider, model=stream.model)
+                        self.store.update_task(task_id, provider=stream.provider, model=stream.model,
+                                               expect_owner=self.owner_id)
                         if any(a.outcome != "ok" for a in stream.attempts):
                             self._event(task_id, EventKind.FELL_BACK, f"answered by {stream.provider}/{stream.model}"
                                         f" after {sum(a.outcome != 'ok' for a in stream.attempts)} failed attempt(s)",
@@ -328,12 +352,17 @@ class Manager:
                     yield value
                     if time.monotonic() - last_save >= PROGRESS_EVERY_S:
                         last_save = time.monotonic()
-                        self._save(task_id, checkpoint=self._checkpoint(
-                            messages[:-1] if resumed else messages, text, stream.provider, stream.model))
+                        if not self._save(task_id, checkpoint=self._checkpoint(
+                                messages[:-1] if resumed else messages, text, stream.provider, stream.model)):
+                            halt.set()
+                            self._lost_lease(task_id)
+                            return
                 elif kind == "end":
                     result = stream.result
-                    self._save(task_id, status="done", result=text, provider=result.provider,
-                                           model=result.model, checkpoint=None, expect_status=("running",))
+                    if not self._save(task_id, status="done", result=text, provider=result.provider,
+                                      model=result.model, checkpoint=None, expect_status=("running",)):
+                        self._lost_lease(task_id)
+                        return
                     self._event(task_id, EventKind.DONE,
                                 f"{len(text)} characters from {result.provider}/{result.model}",
                                 provider=result.provider, model=result.model, latency_ms=result.latency_ms,
@@ -344,11 +373,11 @@ class Manager:
                 else:   # error
                     if isinstance(value, StreamInterrupted):
                         text_so_far = text
-                        self._save(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
-                            messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
-                            expect_status=("running",))
-                        self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
-                                    partial_chars=len(text_so_far))
+                        if self._save(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
+                                messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
+                                expect_status=("running",)):
+                            self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
+                                        partial_chars=len(text_so_far))
                         self._release(task_id)
                     else:
                         self._finish_failed(task_id, str(value), text)
@@ -362,19 +391,24 @@ class Manager:
             raise
 
     def _finish_failed(self, task_id: str, error: str, partial: str) -> None:
-        self._save(task_id, status="failed", error=error, result=partial or None,
-                               expect_status=("running",))
-        self._event(task_id, EventKind.FAILED, error.splitlines()[0], error=error)
+        if self._save(task_id, status="failed", error=error, result=partial or None, expect_status=("running",)):
+            self._event(task_id, EventKind.FAILED, error.splitlines()[0], error=error)
+        self._release(task_id)
+
+    def _lost_lease(self, task_id: str) -> None:
+        """Another manager took this task over (our heartbeat stalled past the lease): stop without writing."""
+        log.warning("task %s: lease lost to another manager; this worker stops", task_id)
         self._release(task_id)
 
     def _save(self, task_id: str, **fields: Any) -> bool:
-        """`store.update_task` with the result, error and checkpoint redacted of every key in play."""
+        """`store.update_task` with the result, error and checkpoint redacted of every key in play, and only
+        while this manager owns the task (False when another one has taken it over)."""
         control = self._controls.get(task_id)
         secrets = [*(control.keys.values() if control else ()), *(p.config.api_key for p in self.router.providers.values())]
         for name in ("result", "error", "checkpoint"):
             if fields.get(name) is not None:
                 fields[name] = redact_value(fields[name], secrets)
-        return self.store.update_task(task_id, **fields)
+        return self.store.update_task(task_id, expect_owner=self.owner_id, **fields)
 
     @staticmethod
     def _checkpoint(messages, partial: str, provider: str | None, model: str | None) -> dict[str, Any]:
@@ -384,12 +418,13 @@ class Manager:
                  why: str | None = None) -> None:
         checkpoint = self._checkpoint(messages, text, provider, model)
         if reason == "cancelled":
-            self._save(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",))
-            self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters"
-                        + (f": {why}" if why else ""), partial_chars=len(text))
+            if self._save(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",)):
+                self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters"
+                            + (f": {why}" if why else ""), partial_chars=len(text))
             self._release(task_id)
+        elif not self._save(task_id, status="paused", checkpoint=checkpoint, expect_status=("running",)):
+            self._lost_lease(task_id)
         else:
-            self._save(task_id, status="paused", checkpoint=checkpoint, expect_status=("running",))
             if reason == "interrupted":
                 self._event(task_id, EventKind.INTERRUPTED, f"paused for task {control.interrupted_by}",
                             interrupted_by=control.interrupted_by)
@@ -452,7 +487,8 @@ class Manager:
             control.keys = {k: v for k, v in keys.items() if v}
         if overrides is not None:
             control.overrides = {k: dict(v) for k, v in overrides.items()}
-        if self.store.update_task(task_id, status="queued", expect_status=("paused",)):
+        if self.store.update_task(task_id, status="queued", expect_status=("paused",), owner=self.owner_id,
+                                  lease_until=time.time() + self.lease_s):
             self._enqueue(task_id, priority=0)
         return self.get(task_id)
 
@@ -502,18 +538,39 @@ class Manager:
     # ------------------------------------------------------------------ lifecycle
 
     def _recover(self) -> None:
-        """After a restart: running tasks come back paused with their last checkpoint; queued ones re-queue."""
-        for row in self.store.list_tasks(statuses=("running",), limit=10_000):
-            if self.store.update_task(row["id"], status="paused", expect_status=("running",)):
+        """At start, and on every heartbeat: take over the tasks whose manager died (expired leases only;
+        a live manager's tasks are never touched). Running ones come back paused with their last checkpoint:
+        their BYOK keys died with that process, so the session resumes them with its own keys instead of
+        this manager re-running them on the shared ones. Queued ones are queued here. Streamed attempts
+        still `started` past the deadline were cut off by the crash: they become `stream_error` rows."""
+        self.store.close_stale_attempts(time.time() - self.router.settings.deadline - self.lease_s)
+        for row in self.store.expired_tasks(("running",)):
+            if self.store.take_over_task(row["id"], status="paused", from_status="running", owner=None):
                 partial = (row["checkpoint"] or {}).get("partial_text", "")
                 self._event(row["id"], EventKind.RECOVERED,
-                            f"was running when the app stopped: paused at {len(partial)} characters",
-                            partial_chars=len(partial))
-        for row in reversed(self.store.list_tasks(statuses=("queued",), limit=10_000)):
-            self._enqueue(row["id"], priority=1)
+                            f"was running when its manager stopped: paused at {len(partial)} characters",
+                            partial_chars=len(partial), previous_owner=row.get("owner"))
+        for row in self.store.expired_tasks(("queued",)):
+            if self.store.take_over_task(row["id"], status="queued", from_status="queued", owner=self.owner_id,
+                                         lease_s=self.lease_s):
+                self._enqueue(row["id"], priority=1)
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of the tasks this manager holds keys for, then take over expired ones."""
+        while not self._beat_stop.wait(self.heartbeat_s):
+            try:
+                with self._lock:
+                    held = list(self._controls)
+                self.store.renew_leases(self.owner_id, held, lease_s=self.lease_s)
+                self._recover()
+            except StoreError as e:     # the database is failing: keep beating, the banner says why
+                log.warning("manager heartbeat: %s", e)
+            except Exception:           # a heartbeat that dies would let its running tasks be taken over
+                log.exception("manager heartbeat failed")
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Checkpoint running tasks (they come back paused) and stop the workers."""
+        """Checkpoint running tasks (they come back paused), stop the workers and give up every lease."""
+        self._closing = True
         with self._lock:
             running = list(self._running)
         for task_id in running:
@@ -522,6 +579,12 @@ class Manager:
             self._queue.put((99, next(self._seq), None))
         for w in self._workers:
             w.join(timeout)
+        self._beat_stop.set()
+        self._beat.join(timeout)
+        try:
+            self.store.release_leases(self.owner_id)
+        except StoreError as e:         # the leases then expire by themselves
+            log.warning("manager shutdown could not release its leases: %s", e)
 
 
 def _pump(stream, chunks: queue.Queue, halt: threading.Event) -> None:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.app.services import ServiceRoot, Services
 from core.app.session import SessionContext, proxy_client_address
+from core.errors import StoreError
 from core.llm.budget import visitor_identity
 from core.llm.keys import mask
 
@@ -60,10 +61,26 @@ def show_config_error(svc: Services) -> None:
     )
 
 
+def show_store_error(error: StoreError) -> None:
+    """The readable page shown instead of a traceback when the database fails (Home.py catches it for every
+    page): what happened, where, and what to do."""
+    st.error(f"**The database is not working.**\n\n{error}", icon="🗄️")
+    st.caption("Chat, tasks and metrics need it; reload the page once it is fixed.")
+
+
+def database_problem(svc: Services) -> str | None:
+    """One line for Home when the database is failing or usage rows were lost, else None."""
+    return svc.store.health().message
+
+
 def require_services(*, needs_router: bool = True) -> Services:
     """Services for a page. A broken config stops pages that need a provider with a readable error;
-    the others go on under a banner."""
-    svc = services()
+    the others go on under a banner; a database that cannot be opened stops every page with its plain words."""
+    try:
+        svc = services()
+    except StoreError as e:
+        show_store_error(e)
+        st.stop()
     if svc.reloaded:
         svc.reloaded = False
         st.toast("The config changed on disk and was loaded again.", icon="🔄")

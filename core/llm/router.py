@@ -33,7 +33,7 @@ from core.llm.config import AppConfig, ProviderConfig, load_config
 from core.llm.keys import redact, session_hash
 from core.llm.prices import estimate_cost
 from core.llm.providers import ChatRequest, Completion, Provider, build_provider
-from core.store import Store, UsageRow
+from core.store import STARTED, Store, UsageRow
 
 log = logging.getLogger("spaces_os.router")
 
@@ -411,6 +411,16 @@ class _Run:
             cost_source=a.cost_source, label=self.label, streamed=self.streaming, error=a.error,
         ) for a in new])
 
+    def record_start(self, cand: Candidate) -> None:
+        """A streamed attempt's row as it starts (outcome `started`); its end row completes it in place, so a
+        process killed mid-stream still leaves a row for the attempt. chat() writes once, at the end."""
+        store = self.router.store
+        if store is not None:
+            store.record_attempts([UsageRow(
+                request_id=self.request_id, ts=time.time(), session=self.session, task_id=self.task_id,
+                provider=cand.name, model=cand.model, key_source=cand.key_source, attempt=len(self.attempts) + 1,
+                outcome=STARTED, label=self.label, streamed=True)])
+
     # -------------------------------------------------------------- candidate selection
 
     def next_candidate(self) -> Candidate | None:
@@ -581,6 +591,7 @@ class ChatStream:
         run = self._run
         while (cand := run.next_candidate()) is not None:
             self.provider, self.model, self.key_source = cand.name, cand.model, cand.key_source
+            run.record_start(cand)
             start = time.perf_counter()
             ttft = None
             parts: list[str] = []

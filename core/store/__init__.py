@@ -10,7 +10,8 @@ tasks, events, audit (with space_actions), workflows, and the metrics aggregates
 core/store/connection.py gives each thread its own connection (WAL, `busy_timeout`), core/store/schema.py
 applies the versioned migrations when a Store opens, and core/store/writer.py writes usage rows in the
 background, so the router's hot path only enqueues; `flush()` waits for them and a clean shutdown
-drains the queue.
+drains the queue. core/store/failures.py turns every sqlite3 error into a plain-words `StoreError` and
+counts the usage rows that could not be written (`store.health()`).
 """
 
 from __future__ import annotations
@@ -23,24 +24,27 @@ from core.store.audit import AuditQueries
 from core.store.connection import DEFAULT_DB, WAL_SIZE_LIMIT, Connections, default_db_path
 from core.store.event_kinds import EventKind
 from core.store.events import EventQueries
+from core.store.failures import FailureLog, StoreHealth, translated
 from core.store.metrics import MetricsQueries
 from core.store.schema import MIGRATIONS
 from core.store.tasks import TASK_COLUMNS, TaskQueries
-from core.store.usage import USAGE_COLUMNS, UsageQueries, UsageRow
+from core.store.usage import STARTED, USAGE_COLUMNS, UsageQueries, UsageRow
 from core.store.workflows import WorkflowQueries
 from core.store.writer import USAGE_LINGER, BackgroundWriting
 
 __all__ = [
-    "DEFAULT_DB", "MIGRATIONS", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
-    "Store", "UsageRow", "default_db_path",
+    "DEFAULT_DB", "MIGRATIONS", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
+    "Store", "StoreHealth", "UsageRow", "default_db_path",
 ]
 
 
-class Store(Connections, BackgroundWriting, UsageQueries, TaskQueries, EventQueries, AuditQueries,
+@translated
+class Store(Connections, BackgroundWriting, FailureLog, UsageQueries, TaskQueries, EventQueries, AuditQueries,
             MetricsQueries, WorkflowQueries):
-    """Open (and migrate) the file at `path`; safe to share between threads."""
+    """Open (and migrate) the file at `path`; safe to share between threads. Raises `StoreError`, never sqlite3.*."""
 
     def __init__(self, path: str | os.PathLike | None = None):
+        self._init_failures()
         Connections.__init__(self, path)
         self._init_writer()
         schema.migrate(self.db().conn)

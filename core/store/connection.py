@@ -55,7 +55,8 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:     # SQLITE_FULL and some I/O errors have rolled it back already
+            conn.execute("ROLLBACK")
         raise
     else:
         conn.execute("COMMIT")

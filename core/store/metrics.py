@@ -26,6 +26,8 @@ position ceil(q·n) − 1.
 Counting rules: a request is counted by its first attempt (`attempt = 1`; the router numbers attempts
 from 1); an answered request has exactly one `ok` attempt; `cooldown_skip` rows are skipped providers,
 not attempts, so they are reported apart and never count as errors or in an error rate's denominator.
+`started` rows are streamed attempts still in flight (or cut off by a crash, until recovery marks them
+`stream_error`): reported as `in_flight`, never as errors nor in a denominator.
 
     report = store.metrics_report(time.time() - 86400)
     report["latency_by_provider_model"][0]
@@ -94,7 +96,7 @@ class _Cell:
 
     rows: int = 0
     ok: int = 0
-    skips: int = 0
+    skips: int = 0                # rows that are no finished attempt: cooldown skips and in-flight starts
     requests: int = 0             # rows with attempt = 1
     tokens_in: int = 0
     tokens_out: int = 0
@@ -121,21 +123,22 @@ class MetricsQueries:
         One scan of the window's index entries, so it costs about 0.1 s per 150k rows in the window.
         """
         w = self._window(time.time() - 86400 if since is None else since, until)
-        out = {"requests": 0, "cost_usd": 0.0, "attempts": 0, "errors": 0, "cooldown_skips": 0,
+        out = {"requests": 0, "cost_usd": 0.0, "attempts": 0, "errors": 0, "cooldown_skips": 0, "in_flight": 0,
                "error_rate": 0.0, "median_latency_ms": None, "median_exact": True}
         if not w.providers:
             return out
         conn = self.db().conn
         in_window = (f"FROM usage INDEXED BY {BY_PROVIDER_TS} "
                      f"WHERE provider IN ({w.provider_list()}) AND ts >= ? AND ts < ?")
-        rows, requests, ok, skips, cost, latency_n = conn.execute(
+        rows, requests, ok, skips, in_flight, cost, latency_n = conn.execute(
             f"SELECT count(*), sum(attempt = 1), sum(outcome = 'ok'), sum(outcome = 'cooldown_skip'), "
-            f"sum(cost_usd), count(CASE WHEN outcome = 'ok' THEN latency_ms END) {in_window}",
-            (*w.providers, *w.params)).fetchone()
-        attempts = rows - (skips or 0)
+            f"sum(outcome = 'started'), sum(cost_usd), count(CASE WHEN outcome = 'ok' THEN latency_ms END) "
+            f"{in_window}", (*w.providers, *w.params)).fetchone()
+        attempts = rows - (skips or 0) - (in_flight or 0)
         errors = attempts - (ok or 0)
         out.update(requests=requests or 0, cost_usd=cost or 0.0, attempts=attempts, errors=errors,
-                   cooldown_skips=skips or 0, error_rate=errors / attempts if attempts else 0.0)
+                   cooldown_skips=skips or 0, in_flight=in_flight or 0,
+                   error_rate=errors / attempts if attempts else 0.0)
         if latency_n and latency_n <= self.SUMMARY_SAMPLE:
             out["median_latency_ms"] = conn.execute(
                 f"SELECT latency_ms {in_window} AND outcome = 'ok' AND latency_ms IS NOT NULL "
@@ -366,7 +369,8 @@ class MetricsQueries:
     def _cells(self, w: Window, edges: list[float]) -> dict[tuple[int, str], _Cell]:
         """Exact per (bucket, provider) sums: one range query per cell on (provider, ts), no GROUP BY sort."""
         conn = self.db().conn
-        sql = (f"SELECT count(*), sum(outcome = 'ok'), sum(outcome = 'cooldown_skip'), sum(attempt = 1), "
+        sql = (f"SELECT count(*), sum(outcome = 'ok'), sum(outcome IN ('cooldown_skip', 'started')), "
+               f"sum(attempt = 1), "
                f"sum(tokens_in), sum(tokens_out), sum(cost_usd) "
                f"FROM usage INDEXED BY {BY_PROVIDER_TS} WHERE provider = ? AND ts >= ? AND ts < ?")
         cells: dict[tuple[int, str], _Cell] = {}
@@ -409,7 +413,8 @@ class MetricsQueries:
             f"FROM usage f INDEXED BY {FAILED} "
             f"LEFT JOIN usage a INDEXED BY {FALLBACK_ANSWERS} "
             f"       ON a.request_id = f.request_id AND a.outcome = 'ok' AND a.attempt > 1 "
-            f"WHERE f.outcome != 'ok' AND f.outcome != 'cooldown_skip' AND f.ts >= ? AND f.ts < ? "
+            f"WHERE f.outcome != 'ok' AND f.outcome != 'cooldown_skip' AND f.outcome != 'started' "
+            f"AND f.ts >= ? AND f.ts < ? "
             f"GROUP BY f.provider", w.params).fetchall()
         return {p: (fell_back, fell_back + unanswered) for p, fell_back, unanswered in rows}
 
@@ -432,8 +437,9 @@ def _summary(counts: list[tuple], cells: dict[tuple[int, str], _Cell]) -> dict[s
     values of its bucket (1 when the bucket was read in full, so then it is exact)."""
     rows = sum(n for *_, n in counts)
     skips = sum(n for outcome, *_, n in counts if outcome == "cooldown_skip")
+    in_flight = sum(n for outcome, *_, n in counts if outcome == "started")
     ok = sum(n for outcome, *_, n in counts if outcome == "ok")
-    attempts = rows - skips
+    attempts = rows - skips - in_flight
     weighted = sorted((v, c.stride) for c in cells.values() for v in c.latencies)
     median = None
     if weighted:
@@ -445,7 +451,7 @@ def _summary(counts: list[tuple], cells: dict[tuple[int, str], _Cell]) -> dict[s
                 median = value
                 break
     return {"requests": sum(c.requests for c in cells.values()), "cost_usd": sum(c.cost_usd for c in cells.values()),
-            "attempts": attempts, "errors": attempts - ok, "cooldown_skips": skips,
+            "attempts": attempts, "errors": attempts - ok, "cooldown_skips": skips, "in_flight": in_flight,
             "error_rate": (attempts - ok) / attempts if attempts else 0.0, "median_latency_ms": median,
             "median_exact": all(c.stride == 1 for c in cells.values())}
 
@@ -470,6 +476,8 @@ def _error_rates(counts: list[tuple], fallbacks: dict[str, tuple[int, int]]) -> 
                                         "errors_by_kind": {}, "cooldown_skips": 0})
         if outcome == "cooldown_skip":
             row["cooldown_skips"] += n
+            continue
+        if outcome == "started":          # in flight: neither an answer nor an error yet
             continue
         row["attempts"] += n
         if outcome == "ok":

@@ -3,7 +3,7 @@
     from core.store.connection import connect
     conn = connect("data/spaces_os.db")
     migrate(conn)                  # brings any older file up to len(MIGRATIONS); a no-op when current
-    schema_version(conn)           # -> 5
+    schema_version(conn)           # -> 6
 
 Each table has one owner module, the only code that writes its rows:
 
@@ -196,7 +196,19 @@ def _v5(conn: sqlite3.Connection) -> None:
     _run(conn, "DROP INDEX IF EXISTS idx_usage_provider_model_latency_ms")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: sqlite3.Connection) -> None:
+    """Task leases: the manager that runs (or will run) a task owns it until `lease_until`, which its heartbeat
+    keeps pushing forward; recovery takes over only expired leases (core/store/tasks.py)."""
+    _run(conn,
+        """
+        ALTER TABLE tasks ADD COLUMN owner TEXT;          -- a manager id, host:pid:random; NULL when nobody holds it
+        ALTER TABLE tasks ADD COLUMN lease_until REAL;    -- unix seconds; past it, the owner is presumed dead
+        CREATE INDEX idx_tasks_status_lease_until ON tasks (status, lease_until)
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -31,7 +31,7 @@ class UsageRow:
     model: str | None = None
     key_source: str | None = None       # byok | shared | demo | none
     attempt: int                        # 1-based within the request
-    outcome: str                        # ok | an ErrorKind value | cooldown_skip
+    outcome: str                        # ok | an ErrorKind value | cooldown_skip | started (in flight)
     http_status: int | None = None
     latency_ms: float | None = None
     ttft_ms: float | None = None
@@ -54,6 +54,12 @@ class UsageRow:
 USAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRow))
 INSERT_USAGE = (f"INSERT INTO usage ({', '.join(USAGE_COLUMNS)}) "
                 f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})")
+# The end of a streamed attempt overwrites its `started` row (found through idx_usage_request_id).
+COMPLETE_USAGE = (f"UPDATE usage SET {', '.join(f'{c} = ?' for c in USAGE_COLUMNS)} "
+                  f"WHERE request_id = ? AND attempt = ? AND streamed = 1")
+STARTED = "started"
+_OUTCOME_AT, _STREAMED_AT = USAGE_COLUMNS.index("outcome"), USAGE_COLUMNS.index("streamed")
+_REQUEST_AT, _ATTEMPT_AT = USAGE_COLUMNS.index("request_id"), USAGE_COLUMNS.index("attempt")
 _values = attrgetter(*USAGE_COLUMNS)       # one C call: a UsageRow's values as a tuple in column order
 
 
@@ -62,6 +68,11 @@ def usage_values(row: UsageRow | Mapping[str, Any]) -> tuple:
     if not isinstance(row, UsageRow):
         row = UsageRow.from_mapping(row)
     return _values(row)
+
+
+def completes_a_start(values: tuple) -> bool:
+    """True for the end row of a streamed attempt, which replaces the row written when it started."""
+    return bool(values[_STREAMED_AT]) and values[_OUTCOME_AT] != STARTED
 
 
 class UsageQueries:
@@ -76,9 +87,24 @@ class UsageQueries:
         if wait:
             self.flush()
 
-    def _insert_usage(self, batch: list[tuple]) -> None:
+    def _insert_usage(self, batch: list[tuple], completions: list[tuple] = ()) -> None:
+        """Insert `batch`; then each of `completions` overwrites its attempt's `started` row (inserted
+        before it, in this batch or an earlier one), or is inserted when that row is missing (lost, or
+        the attempt was a cooldown skip that never started)."""
         with self.transaction() as tx:
-            tx.executemany(INSERT_USAGE, batch)
+            if batch:
+                tx.executemany(INSERT_USAGE, batch)
+            for values in completions:
+                if tx.execute(COMPLETE_USAGE, (*values, values[_REQUEST_AT], values[_ATTEMPT_AT])).rowcount == 0:
+                    tx.execute(INSERT_USAGE, values)
+
+    def close_stale_attempts(self, started_before: float) -> int:
+        """Attempts still `started` that began before `started_before` belong to a process that died
+        mid-stream: they become `stream_error` (an interrupted attempt). Returns how many."""
+        with self.transaction() as tx:
+            return tx.execute("UPDATE usage SET outcome = 'stream_error', error = 'the process running this "
+                              "attempt stopped before it ended' WHERE outcome = ? AND ts < ?",
+                              (STARTED, started_before)).rowcount
 
     def bulk_insert_usage(self, rows: Iterable[UsageRow | Mapping[str, Any]], batch_size: int = 5000) -> None:
         """Synchronous bulk load (benchmarks, imports). Plain executemany: about 5x sqlite-utils' insert_all."""

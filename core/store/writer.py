@@ -3,9 +3,12 @@
     store.record_attempts(rows)     # returns at once; the rows are readable within about USAGE_LINGER s
     store.flush()                   # blocks until every row queued so far is written
     store.write_errors              # [] unless a batch failed: a lost write is reported, never silent
+    store.lost_rows                 # how many rows those failures lost (by kind in store.health())
     store.close()                   # writes what is queued and stops the thread (also run at exit)
 
-A row queued after close() starts a new writer.
+A row queued after close() starts a new writer. A streamed attempt is queued twice: once as it starts
+(outcome `started`, so a process killed mid-stream still leaves its row) and once as it ends; the end row
+completes the start row in place (core/store/usage.py's `_insert_usage`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from core.store.usage import UsageRow, usage_values
+from core.store.usage import UsageRow, completes_a_start, usage_values
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -64,21 +67,27 @@ class UsageWriter(threading.Thread):
     def _write_batch(self) -> bool:
         """Write what is queued; False once a stop marker is reached."""
         while self.rows:
-            batch, markers = [], []
-            while self.rows and len(batch) < BATCH_ROWS:
+            batch, completions, markers = [], [], []
+            while self.rows and len(batch) + len(completions) < BATCH_ROWS:
                 item = self.rows.popleft()
                 if isinstance(item, _Marker):
                     markers.append(item)
                     break                      # rows after a marker belong to the next batch
                 try:
-                    batch.append(usage_values(item))
+                    values = usage_values(item)
                 except Exception as e:   # not a usage row: report it, keep the writer alive
                     self.errors.append(f"{type(e).__name__}: {e} (1 row)")
-            if batch:
+                    self._store._note_lost_rows(1, e)
+                    continue
+                (completions if completes_a_start(values) else batch).append(values)
+            if batch or completions:
                 try:
-                    self._store._insert_usage(batch)
-                except Exception as e:  # a lost write must be visible, not silent
-                    self.errors.append(f"{type(e).__name__}: {e} ({len(batch)} rows)")
+                    self._store._insert_usage(batch, completions)
+                except Exception as e:  # a lost write must be visible and counted, not silent
+                    self.errors.append(f"{type(e).__name__}: {e} ({len(batch) + len(completions)} rows)")
+                    self._store._note_lost_rows(len(batch) + len(completions), e)
+                else:
+                    self._store._note_success()
             for marker in markers:
                 marker.done.set()
                 if marker.stop:
@@ -92,7 +101,7 @@ class BackgroundWriting:
     def _init_writer(self) -> None:
         self._writer: UsageWriter | None = None
         self._writer_lock = threading.Lock()
-        self._write_errors: list[str] = []
+        self._write_errors: collections.deque[str] = collections.deque(maxlen=100)   # the latest failures
 
     def _ensure_writer(self) -> UsageWriter:
         writer = self._writer
