@@ -14,6 +14,7 @@ pages = st.navigation([
     st.Page("pages/providers.py", title="Providers", icon="🔑", url_path="providers"),
     st.Page("pages/spaces.py", title="Spaces", icon="🚀", url_path="spaces"),
     st.Page("pages/metrics.py", title="Metrics", icon="📈", url_path="metrics"),
+    st.Page("pages/how_it_works.py", title="How it works", icon="📖", url_path="how-it-works"),
 ])
 try:                    # a failing database is a readable page on every page, never a traceback
     init_session()

@@ -96,6 +96,32 @@ WHAT_TO_DO = {
 }
 
 
+# Words in a connection error that mean the host name was not found: no key or provider setting fixes that.
+_DNS_WORDS = ("could not be resolved", "name or service not known", "nodename nor servname", "getaddrinfo",
+              "temporary failure in name resolution", "no address associated")
+
+
+def advice_for(kind: str, detail: str | None = None) -> str:
+    """What to do about one failure, matched to its cause: a host name that does not resolve is a network or
+    URL problem whatever kind it was filed under, e.g. advice_for("unavailable", "api.x could not be resolved")."""
+    text = (detail or "").lower()
+    if any(word in text for word in _DNS_WORDS):
+        return "check the network connection and the provider's URL (its host name could not be found)"
+    return WHAT_TO_DO.get(kind, "try again or pick another provider")
+
+
+def _attempt_line(a) -> str:
+    """One attempt in plain words, ending with a full stop."""
+    status = f" (HTTP {a.http_status})" if a.http_status else ""
+    if a.outcome == "cooldown_skip":
+        words, detail = "skipped: cooling down after recent failures", ""
+    else:
+        words = PLAIN_WORDS.get(a.outcome, a.outcome)
+        detail = " ".join(str(a.error).split())[:200].rstrip(" .") if a.error else ""
+    return (f"{a.provider} / {a.model or 'default model'} with {a.key_source} key: {words}{status}"
+            + (f": {detail}" if detail else "") + ".")
+
+
 class SpacesOSError(Exception):
     """Base of every error this app raises on purpose; its text is safe to show a user."""
 
@@ -181,19 +207,22 @@ class StreamInterrupted(SpacesOSError):
 
 
 class AllProvidersFailed(SpacesOSError):
-    """Every candidate failed; the message lists each attempt in plain words."""
+    """Every candidate failed; the message lists each attempt in plain words (identical attempts merged,
+    "3 × …"), then what to do for each distinct cause, as its own paragraph."""
 
     def __init__(self, attempts: list, *, reason: str | None = None):
         self.attempts = attempts
-        lines = [reason or "No provider could answer this request."]
+        lines = [reason or "No provider could answer this request.", ""]
+        merged: list[list] = []          # [count, line], identical consecutive attempts counted once
         for a in attempts:
-            status = f" (HTTP {a.http_status})" if a.http_status else ""
-            words = PLAIN_WORDS.get(a.outcome, a.outcome) if a.outcome != "cooldown_skip" else \
-                "skipped: cooling down after recent failures"
-            detail = " ".join(str(a.error).split())[:200] if a.error and a.outcome != "cooldown_skip" else ""
-            lines.append(f"- {a.provider} / {a.model or 'default model'} with {a.key_source} key: "
-                         f"{words}{status}" + (f" — {detail}" if detail else ""))
-        kinds = [ErrorKind(a.outcome) for a in attempts if a.outcome in ErrorKind.__members__.values()]
-        if kinds:
-            lines.append(f"What to do: {WHAT_TO_DO[kinds[-1]]}.")
+            line = _attempt_line(a)
+            if merged and merged[-1][1] == line:
+                merged[-1][0] += 1
+            else:
+                merged.append([1, line])
+        lines += [f"- {f'{n} × ' if n > 1 else ''}{line}" for n, line in merged]
+        advice = list(dict.fromkeys(advice_for(a.outcome, a.error) for a in attempts
+                                    if a.outcome in ErrorKind.__members__.values()))
+        if advice:
+            lines += ["", "What to do: " + "; ".join(advice) + "."]
         super().__init__("\n".join(lines))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.app.views.home import recent_task_rows, today
+from core.app.views.home import error_rate_text, recent_task_rows, today
 from core.app.widgets import database_problem, demo_banner, page
 
 svc, ctx = page()
@@ -37,7 +37,7 @@ c1.metric("Requests", f"{summary['requests']:,}")
 c2.metric("Cost", f"${summary['cost_usd']:.4f}")
 median = summary["median_latency_ms"]
 c3.metric("Median latency", f"{median:,.0f} ms" if median is not None else "—")
-c4.metric("Error rate", f"{summary['error_rate']:.1%}")
+c4.metric("Error rate", error_rate_text(summary))
 
 st.subheader("Recent tasks" + ("" if ctx.operator else " (yours)"))
 rows = recent_task_rows(svc.tasks.queue(ctx, limit=10))

@@ -135,12 +135,14 @@ def test_error_chart_stacks_error_kinds_as_percent_and_shows_fallback_rate():
     fig = charts.error_rates_chart(rows)
 
     assert [(t.type, t.name) for t in fig.data] == [("bar", "auth"), ("bar", "timeout"),
-                                                    ("bar", "fell back to another provider")]
+                                                    ("bar", "fell back to another provider"),
+                                                    ("bar", "every provider failed")]
     assert list(fig.data[0].x) == ["A", "B"]
     assert list(fig.data[0].y) == [12.5, 0] and list(fig.data[1].y) == [25.0, 0]
     assert list(fig.data[2].y) == [40.0, 0.0] and fig.data[2].xaxis == "x2"
     assert fig.layout.barmode == "stack" and fig.layout.yaxis.ticksuffix == "%"
-    assert annotation_texts(fig) == ["Error rate by kind (% of attempts)", "Fallback rate (% of requests)"]
+    assert annotation_texts(fig) == ["Error rate by kind<br>(% of attempts)",
+                                     "Fallbacks and failed chains<br>(% of requests)"]
 
 
 def test_provider_colours_are_stable_whatever_the_order():

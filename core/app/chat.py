@@ -12,6 +12,7 @@ demo model gives says so, and why.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,9 +95,10 @@ class ChatService:
             ctx.messages.append({"role": "assistant", "content": "", "compare": items})
             return ChatTurn("compare", items=items)
         if options.use_tools and wants_tools(prompt, server_names(self.svc.config)):
+            started = time.perf_counter()
             result = self.agent_loop(ctx).run(history + [{"role": "user", "content": prompt}],
                                               provider=options.provider, model=options.model, **route)
-            self._keep_agent_result(ctx, result)
+            self._keep_agent_result(ctx, result, (time.perf_counter() - started) * 1000)
             return ChatTurn("tools")
         task, chunks = self.svc.manager.submit_streaming(
             prompt, ctx.identity, route["keys"], history=history, provider=options.provider,
@@ -151,12 +153,13 @@ class ChatService:
         pending = ctx.pending_tool
         if pending is None or pending.resolved is not None:
             return
+        started = time.perf_counter()
         result = self.agent_loop(ctx).continue_after_confirmation(pending, approved, keys=ctx.keys)
-        self._keep_agent_result(ctx, result)
+        self._keep_agent_result(ctx, result, (time.perf_counter() - started) * 1000)
 
-    def _keep_agent_result(self, ctx: SessionContext, result: Any) -> None:
+    def _keep_agent_result(self, ctx: SessionContext, result: Any, elapsed_ms: float | None = None) -> None:
         steps = [step_view(s) for s in result.steps]
-        facts = agent_facts(result)
+        facts = agent_facts(result, elapsed_ms)
         if result.last is not None and result.last.demo:
             facts += f" · answered by the offline demo model because {result.last.demo_reason}"
         ctx.messages.append({"role": "assistant", "content": result.text or "", "steps": steps, "facts": facts})

@@ -43,6 +43,15 @@ class ProviderCard:
         return "no priority" if self.settings.priority is None else f"priority {self.settings.priority + 1}"
 
 
+def cooldown_badge(circuit: dict[str, Any]) -> str:
+    """A cooling-down provider in words: that it is shared by every session, and what caused it, e.g.
+    "🟠 cooling down for everyone (25 s left) after 3 failures in a row, the last: unavailable (HTTP 503)"."""
+    cause = f", the last: {circuit['cause']}" if circuit.get("cause") else ""
+    return (f"🟠 cooling down for everyone ({circuit.get('cooldown_left_s', 0):.0f} s left) after "
+            f"{circuit.get('failures') or circuit.get('threshold') or 'repeated'} failures in a row{cause}. "
+            "The cooldown is shared by every session on this server.")
+
+
 class ProviderService:
     def __init__(self, svc: Services):
         self.svc = svc
@@ -116,7 +125,7 @@ class ProviderService:
             if not settings.enabled:
                 badge = "⏸️ switched off in your settings"
             elif circuit.get("state") == "open":
-                badge = f"🟠 cooling down ({circuit.get('cooldown_left_s', 0):.0f} s)"
+                badge = cooldown_badge(circuit)
             elif not has_key:
                 badge = "⚪ no key"
             else:

@@ -19,6 +19,9 @@ from typing import Any
 _REPO_ID = r"[A-Za-z0-9][\w.\-]*/[\w.\-]+"
 _STATUS = re.compile(rf"\b(?:status|state|running|up|down|health)\b.*?\b(?P<id>{_REPO_ID})"
                      rf"|\b(?P<id2>{_REPO_ID})\b.*?\b(?:status|state|running|up|down)\b", re.I)
+# "restart the space alice/demo", "pause alice/demo": a mutating call, so the user is asked to confirm it.
+_ACTION = re.compile(rf"\b(?P<verb>restart|reboot|pause|stop)\b.*?\b(?P<id>{_REPO_ID})", re.I)
+_ACTION_TOOLS = {"restart": "restart_space", "reboot": "restart_space", "pause": "pause_space", "stop": "pause_space"}
 _ASK = re.compile(r"\b(?:find|search|look|show|list|recommend|suggest|which|any)\b", re.I)
 # Searchable kinds, in the order they win when a request names several.
 _KINDS = (("search_spaces", re.compile(r"\bspaces?\b", re.I)), ("search_datasets", re.compile(r"\bdatasets?\b", re.I)),
@@ -76,6 +79,11 @@ def plan_tool_call(prompt: str, offered: set[str | None]) -> tuple[str, dict[str
     ('search_models', {'query': 'sentiment', 'task': 'text-classification', 'limit': 5})
     """
     text = prompt.strip()
+    if (m := _ACTION.search(text)) and (tool := _ACTION_TOOLS[m.group("verb").lower()]) in offered:
+        arguments: dict[str, Any] = {"space_id": m.group("id").strip(".")}
+        if tool == "restart_space" and re.search(r"\b(factory|rebuild|from scratch)\b", text, re.I):
+            arguments["factory"] = True
+        return tool, arguments
     if "space_status" in offered and (m := _STATUS.search(text)):
         return "space_status", {"space_id": (m.group("id") or m.group("id2")).strip(".")}
     if not _ASK.search(text):
@@ -144,6 +152,10 @@ def _describe(name: str, outcome: Any) -> str:
     result = outcome.get("result")
     if isinstance(result, Mapping) and isinstance(result.get("items"), list):
         return _describe_page(name, result["items"])
+    if name in ("restart_space", "pause_space") and isinstance(result, Mapping):
+        done = "Restarted" if name == "restart_space" else "Paused"
+        stage = f": it is now **{result['stage']}**" if result.get("stage") else ""
+        return f"{done} Space `{result.get('id') or result.get('space_id') or 'the Space'}`{stage}."
     if name == "space_status" and isinstance(result, Mapping):
         hardware = f" on {result['hardware']}" if result.get("hardware") else ""
         return f"Space `{result.get('id')}` is **{result.get('stage') or 'unknown'}**{hardware} ({result.get('url')})."

@@ -2,7 +2,8 @@
 
 closed → (N consecutive health failures) → open for `cooldown` seconds → half-open: one probe
 request goes through; success closes the circuit, failure opens it again. A provider that
-rate-limits the shared key is also held until its Retry-After, for every session.
+rate-limits the shared key is also held until its Retry-After, for every session. The state is shared
+by every session of the process, so the snapshot keeps the last failure's cause to say why.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class CircuitState:
     opened_at: float = 0.0
     probe_in_flight: bool = False
     shared_hold_until: float = 0.0
+    last_cause: str = ""           # the last health failure in plain words, e.g. "unavailable (HTTP 503)"
 
 
 class CircuitBreakers:
@@ -59,10 +61,12 @@ class CircuitBreakers:
             s = self._get(provider)
             s.state, s.failures, s.probe_in_flight = "closed", 0, False
 
-    def record_failure(self, provider: str) -> None:
+    def record_failure(self, provider: str, cause: str = "") -> None:
+        """One health failure; `cause` in plain words is kept to say why the circuit opened."""
         with self._lock:
             s = self._get(provider)
             s.failures += 1
+            s.last_cause = cause or s.last_cause
             if s.state == "half_open" or s.failures >= self.failure_threshold:
                 s.state, s.opened_at, s.probe_in_flight = "open", self.clock(), False
 
@@ -89,4 +93,5 @@ class CircuitBreakers:
             s = self._get(provider)
             left = max(0.0, self.cooldown - (self.clock() - s.opened_at)) if s.state == "open" else 0.0
             return {"state": s.state, "failures": s.failures, "cooldown_left_s": round(left, 1),
+                    "cause": s.last_cause, "threshold": self.failure_threshold,
                     "shared_hold_s": round(max(0.0, s.shared_hold_until - self.clock()), 1)}

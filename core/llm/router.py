@@ -22,6 +22,7 @@ from typing import Any
 
 from core.errors import (
     HEALTH_FAILURES,
+    PLAIN_WORDS,
     RETRYABLE,
     AllProvidersFailed,
     ErrorKind,
@@ -458,7 +459,8 @@ class _Run:
     def after_failure(self, cand: Candidate, error: ProviderError) -> None:
         breakers = self.router.breakers
         if error.kind in HEALTH_FAILURES:
-            breakers.record_failure(cand.circuit)
+            breakers.record_failure(cand.circuit, cause=f"{PLAIN_WORDS[error.kind]}"
+                                    + (f" (HTTP {error.status})" if error.status else ""))
         else:
             breakers.release_probe(cand.circuit)
         if error.kind == ErrorKind.RATE_LIMITED and cand.key_source == "shared" and error.retry_after:

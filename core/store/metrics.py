@@ -226,7 +226,8 @@ class MetricsQueries:
         """Per provider: attempts (cooldown skips excluded), ok, errors and errors by outcome kind,
         error_rate = errors / attempts, cooldown_skips, requests (that tried this provider),
         fallbacks (requests where this provider failed and another one answered) and
-        fallback_rate = fallbacks / requests. Sorted by provider.
+        fallback_rate = fallbacks / requests, failed_chains (requests where it failed and no provider
+        answered: every provider failed) and failed_chain_rate = failed_chains / requests. Sorted by provider.
         """
         w = self._window(since, until)
         return _error_rates(self._outcome_counts(w), self._fallbacks(w))
@@ -266,6 +267,19 @@ class MetricsQueries:
             last_ts, last_id = batch[-1][ts_at], batch[-1][id_at]
 
     # ------------------------------------------------------------------ building blocks
+
+    def activity_span(self, since: float, until: float | None = None) -> tuple[float, float] | None:
+        """(first, last) usage row time in the window, or None when it is empty: two seeks on the ts index,
+        so the Metrics page can fit its time buckets to the traffic."""
+        until = time.time() if until is None else until
+        conn = self.db().conn
+        first = conn.execute("SELECT min(ts) FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ?",
+                             (since, until)).fetchone()[0]
+        if first is None:
+            return None
+        last = conn.execute("SELECT max(ts) FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ?",
+                            (since, until)).fetchone()[0]
+        return float(first), float(last)
 
     def _window(self, since: float, until: float | None) -> Window:
         until = time.time() if until is None else until
@@ -491,5 +505,8 @@ def _error_rates(counts: list[tuple], fallbacks: dict[str, tuple[int, int]]) -> 
         row["requests"] = row["ok"] + failed_unanswered_here
         row["fallbacks"] = fell_back
         row["fallback_rate"] = fell_back / row["requests"] if row["requests"] else 0.0
+        # Failed here and nobody answered: a chain where every provider failed (neither a fallback nor an answer).
+        row["failed_chains"] = failed_unanswered_here - fell_back
+        row["failed_chain_rate"] = row["failed_chains"] / row["requests"] if row["requests"] else 0.0
         row["errors_by_kind"] = dict(sorted(row["errors_by_kind"].items()))
     return [per[p] for p in sorted(per)]

@@ -12,6 +12,7 @@ from core.app.spaces_page.common import SpacesPageContext
 from core.app.views.build import (
     SDK_OPTION_LABELS,
     SDK_OPTIONS,
+    SDK_PLAN_NOTE,
     active_job,
     app_facts,
     build_token,
@@ -93,6 +94,7 @@ def build_form(svc: Services, agent: BuildAgent, usable: HubToken, refused: str 
     st.caption("Describe an app in one sentence. The agent plans it, picks the SDK and a model that an inference "
                "provider serves, writes the files, checks them and runs them here, then creates the Space, commits "
                "and follows the build, repairing it from its logs.")
+    st.info(SDK_PLAN_NOTE, icon=":material/payments:")
     with st.form("build_form", border=True):
         idea = st.text_input("Your idea", key="build_idea", max_chars=MAX_IDEA_CHARS,
                              placeholder="e.g. a sentiment analysis demo")

@@ -36,8 +36,13 @@ from core.hub.spaces import SpaceManager
 log = logging.getLogger("spaces_os.build_view")
 
 SDK_OPTIONS = ("auto", "docker-streamlit", "gradio", "static")
-SDK_OPTION_LABELS = {"auto": "Let the agent choose", "docker-streamlit": "Streamlit (Docker Space)",
-                     "gradio": "Gradio", "static": "Static HTML (free)"}
+SDK_OPTION_LABELS = {"auto": "Let the agent choose (free static when it fits)",
+                     "docker-streamlit": "Streamlit (Docker Space · paid plan)", "gradio": "Gradio (paid plan)",
+                     "static": "Static HTML (free)"}
+# Shown before the user picks an SDK: what each kind costs on the Hub.
+SDK_PLAN_NOTE = ("**Docker and Gradio Spaces need a paid Hugging Face plan** (PRO, or an organisation with billing); "
+                 "a **static** Space is free. Left to choose, the agent builds a static Space whenever the idea "
+                 "needs no server or model.")
 RUN_STATUS_LABELS = {"pending": "waiting", "running": "running", "done": "done", "failed": "failed",
                      "stopped": "stopped", "rolled_back": "rolled back"}
 # `st.status` has three states; a step's own status maps onto them (pending steps get no box).

@@ -20,7 +20,11 @@ from plotly.subplots import make_subplots
 
 EMPTY_MESSAGE = "No requests in this range yet"
 PALETTE = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#db2777", "#ca8a04", "#475569")
-LABEL_COLORS = {"QUICK": "#0ea5e9", "COMPLEX": "#8b5cf6", "URGENT": "#ef4444", "unlabelled": "#94a3b8"}
+LABEL_COLORS = {"QUICK": "#0ea5e9", "COMPLEX": "#8b5cf6", "URGENT": "#ef4444", "TOOLS": "#14b8a6",
+                "COMPARE": "#f59e0b", "HEALTH": "#84cc16", "unlabelled": "#64748b"}
+# What the sunburst's centre ring says for a label (the store calls requests without one "unlabelled").
+LABEL_NAMES = {"unlabelled": "no label"}
+FAILED_CHAIN_COLOR = "#b91c1c"
 ERROR_KIND_COLORS = {
     "rate_limited": "#f59e0b", "auth": "#dc2626", "payment": "#db2777", "bad_request": "#8b5cf6",
     "bad_response": "#14b8a6", "unavailable": "#94a3b8", "timeout": "#ea580c", "stream_error": "#0ea5e9",
@@ -60,6 +64,25 @@ def empty_figure(title: str, message: str = EMPTY_MESSAGE, height: int = 320) ->
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font={"size": 15, "color": "#64748b"})
     return fig
+
+
+def fit_window(span: tuple[float, float] | None, since: float, until: float,
+               min_width: float = 600.0) -> tuple[float, float]:
+    """The part of the window `since..until` the over-time charts draw: the first to the last usage row
+    (`span`, None when there is none) with a little margin, at least `min_width` seconds wide, so a few
+    minutes of traffic in a 24 h window show their shape instead of two dots at the right edge.
+
+        fit_window((t0, t0 + 3600), t0 - 86400, t0 + 7200)   # about (t0 - 108, t0 + 3708)
+    """
+    if span is None:
+        return since, until
+    first, last = span
+    pad = max(last - first, min_width) * 0.03
+    low, high = max(since, first - pad), min(until, last + pad)
+    if high - low < min_width:
+        low = max(since, high - min_width)
+        high = min(until, low + min_width)
+    return low, high
 
 
 def _figure(title: str, height: int = 360) -> go.Figure:
@@ -173,14 +196,14 @@ def sunburst_chart(rows: Sequence[Row], colors: Mapping[str, str] | None = None)
     for r in rows:
         label, provider, model = r["label"], r["provider"], _model_name(r["model"])
         provider_color = colors.get(provider, PALETTE[-1])
-        path = [(label, "", label, LABEL_COLORS.get(label, PALETTE[-1])),
+        path = [(label, "", LABEL_NAMES.get(label, label), LABEL_COLORS.get(label, PALETTE[-1])),
                 (f"{label}/{provider}", label, provider, provider_color),
                 (f"{label}/{provider}/{model}", f"{label}/{provider}", model.rsplit("/", 1)[-1],
                  _tint(provider_color, 0.45))]
         for depth, (node_id, parent, name, fill) in enumerate(path):
             totals[node_id] = totals.get(node_id, 0) + r["requests"]
             parents[node_id], names[node_id], fills[node_id] = parent, name, fill
-            paths[node_id] = " → ".join((label, provider, model)[:depth + 1])
+            paths[node_id] = " → ".join((LABEL_NAMES.get(label, label), provider, model)[:depth + 1])
     ids = list(totals)
     fig = _figure(title, height=460)
     fig.add_trace(go.Sunburst(
@@ -188,8 +211,9 @@ def sunburst_chart(rows: Sequence[Row], colors: Mapping[str, str] | None = None)
         values=[totals[i] for i in ids], branchvalues="total", marker={"colors": [fills[i] for i in ids]},
         customdata=[paths[i] for i in ids], hovertemplate="%{customdata}<br>%{value:,} requests (%{percentRoot:.1%} of all)"
                                       "<extra></extra>",
-        insidetextorientation="auto"))
-    fig.update_layout(uniformtext={"minsize": 10, "mode": "hide"})   # no unreadably small labels
+        insidetextorientation="radial", textinfo="label"))
+    # Every slice keeps its name: a smaller font where it must, never a blank slice.
+    fig.update_layout(uniformtext={"minsize": 8, "mode": "show"})
     return fig
 
 
@@ -221,17 +245,21 @@ def tokens_cost_chart(rows: Sequence[Row]) -> go.Figure:
 
 
 def error_rates_chart(rows: Sequence[Row]) -> go.Figure:
-    """Per provider: error rate stacked by error kind (% of attempts, left) and fallback rate
-    (% of the requests that tried it, right), from `error_fallback_rates` rows."""
+    """Per provider: error rate stacked by error kind (% of attempts, left), and (% of the requests that
+    tried it, right) how often it failed and another provider answered (fallback) or no provider answered
+    (every provider failed), from `error_fallback_rates` rows."""
     title = "Errors and fallbacks per provider"
     rows = [r for r in rows if r.get("attempts") or r.get("cooldown_skips")]
     if not rows:
         return empty_figure(title)
     providers = [r["provider"] for r in rows]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("Error rate by kind (% of attempts)", "Fallback rate (% of requests)"))
-    fig.update_layout(template=template(), height=400, title={"text": title}, barmode="stack",
-                      margin={"t": 90})
+    # Two-line subplot titles in a smaller font: side by side in half a page they must not run into each other.
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, vertical_spacing=0,
+                        subplot_titles=("Error rate by kind<br>(% of attempts)",
+                                        "Fallbacks and failed chains<br>(% of requests)"))
+    fig.update_annotations(font={"size": 12, "color": "#475569"}, yshift=6)
+    fig.update_layout(template=template(), height=420, barmode="stack", margin={"t": 110},
+                      title={"text": title, "y": 0.98, "yref": "container", "yanchor": "top"})
     kinds = sorted({k for r in rows for k in r.get("errors_by_kind", {})})
     for kind in kinds:
         counts = [r.get("errors_by_kind", {}).get(kind, 0) for r in rows]
@@ -245,7 +273,18 @@ def error_rates_chart(rows: Sequence[Row]) -> go.Figure:
     fig.add_bar(x=providers, y=[100 * r.get("fallback_rate", 0) for r in rows], name="fell back to another provider",
                 marker_color=FALLBACK_COLOR,
                 customdata=[[r.get("fallbacks", 0), r.get("requests", 0), r.get("cooldown_skips", 0)] for r in rows],
-                hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,} requests)"
+                hovertemplate="%{x}: %{y:.1f}% fell back (%{customdata[0]:,} of %{customdata[1]:,} requests)"
                               "<br>cooldown skips: %{customdata[2]:,}<extra></extra>", row=1, col=2)
+    fig.add_bar(x=providers, y=[100 * r.get("failed_chain_rate", 0) for r in rows], name="every provider failed",
+                marker_color=FAILED_CHAIN_COLOR,
+                customdata=[[r.get("failed_chains", 0), r.get("requests", 0)] for r in rows],
+                hovertemplate="%{x}: %{y:.1f}% unanswered: every provider failed (%{customdata[0]:,} of "
+                              "%{customdata[1]:,} requests)<extra></extra>", row=1, col=2)
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
     return fig
+
+
+FALLBACK_CAPTION = (
+    "**Fallback rate** of a provider: of the requests that tried it (answered there, or failed there), the "
+    "share where it failed and another provider answered. **Every provider failed**: the share where it failed "
+    "and no provider answered (a failed chain: the user got an error). Cooldown skips are not attempts.")

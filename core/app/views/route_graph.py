@@ -204,7 +204,16 @@ def to_agraph(graph: RouteGraph, *, height: int = 460, width: int = 1000) -> tup
     config = Config(height=height, width=width, directed=True, physics=False, hierarchical=True,
                     direction="LR", sortMethod="directed", levelSeparation=220, nodeSpacing=70,
                     groups={}, interaction={"hover": True, "dragNodes": True, "zoomView": False})
+    # Config also copies every keyword to the top level, where vis-network logs "Unknown option detected":
+    # keep only the options vis-network knows (the layout ones already sit under layout.hierarchical).
+    for name in [k for k in vars(config) if k not in VIS_OPTIONS]:
+        delattr(config, name)
     return nodes, edges, config
+
+
+# Top-level vis-network options (https://visjs.github.io/vis-network/docs/network/#options), plus the size.
+VIS_OPTIONS = frozenset({"height", "width", "autoResize", "locale", "clickToUse", "configure", "edges", "nodes",
+                         "groups", "layout", "interaction", "manipulation", "physics"})
 
 
 _DOT_SHAPES = {"box": "box", "diamond": "diamond", "dot": "ellipse"}

@@ -54,12 +54,22 @@ def _last_user_text(messages: list[dict]) -> str:
     return ""
 
 
+_TOPIC_AFTER = re.compile(r"\b(?:report|analysis|plan|essay|overview|summary|review|comparison|study|article)"
+                          r"\s+(?:on|about|of|for|comparing)\s+(?P<topic>.+)", re.I)
+_TOPIC_VERB = re.compile(r"^(?:(?:please|can you|could you|kindly)\s+)*(?:write|draft|prepare|produce|create|"
+                         r"give me|design|plan|analy[sz]e|compare|explain|describe|research)\s+"
+                         r"(?:(?:me|a|an|the|detailed|long|short|full|thorough|report|analysis)\s+)*(?P<topic>.+)", re.I)
+
+
 def _topic(prompt: str) -> str:
-    words = re.sub(r"[^\w\s\-]", " ", prompt).split()
-    stop = {"write", "a", "an", "the", "on", "about", "for", "me", "please", "report", "detailed", "plan",
-            "design", "analyse", "analyze", "of", "to", "and", "with", "can", "you", "long", "short"}
-    keep = [w for w in words if w.lower() not in stop][:6]
-    return " ".join(keep) or "the request"
+    """The subject of a request as a noun phrase, words kept in order, so a title reads as English:
+    "Write a detailed report on the pros and cons of microservices" -> "the pros and cons of microservices"."""
+    text = " ".join(prompt.split()).strip(" .?!:;")
+    m = _TOPIC_AFTER.search(text) or _TOPIC_VERB.search(text)
+    topic = (m.group("topic") if m else text).strip(" .?!:;")
+    if len(topic) > 100:
+        topic = topic[:100].rsplit(" ", 1)[0] + "…"
+    return topic or "the request"
 
 
 def _arithmetic(prompt: str) -> str | None:
@@ -78,12 +88,12 @@ def _arithmetic(prompt: str) -> str | None:
 
 def _report(topic: str) -> str:
     sections = [
-        f"# Report: {topic}",
+        f"# Report: {topic[:1].upper() + topic[1:]}",
         "## Summary",
         f"This report looks at {topic} from three angles: where things stand today, what is driving change, "
         "and what to do next. Each section ends with a concrete recommendation.",
         "## 1. Current state",
-        f"Most teams approach {topic} incrementally. The common pattern is a small pilot, a handful of "
+        "Most teams approach this incrementally. The common pattern is a small pilot, a handful of "
         "champions, and metrics that are tracked by hand. That works at first but does not scale: results "
         "are hard to compare and the knowledge stays with a few people.",
         "## 2. Drivers of change",
@@ -97,7 +107,7 @@ def _report(topic: str) -> str:
         "| route across providers with fallback | medium | low | low |\n"
         "| build an in-house platform | high | high | medium |",
         "## 4. Recommendation",
-        f"Route requests for {topic} through a manager that classifies each one, sends quick questions to "
+        "Route the requests behind this work through a manager that classifies each one, sends quick questions to "
         "small fast models and long tasks to strong ones, and falls back to a second provider on errors. "
         "Measure latency, cost and error rate per provider from day one, and review them weekly.",
         "## 5. Next steps",
