@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.build.preview import Limits, _limiter, launch_plan, preview_app, run_plan, stop_group
+from core.build.preview_env import PreviewEnvs
 from core.demo.builds import render_template
 
 PLAN = {"title": "Preview test", "summary": "A test app.", "model": "org/model", "provider": "auto"}
@@ -51,10 +52,10 @@ def started_with_limits(seen: dict):
     ("streamlit-sentiment", "docker-streamlit", "/_stcore/health"),
     ("static-page", "static", "/index.html"),
 ])
-def test_generated_app_answers_200_then_is_stopped_with_nothing_left(template, sdk, path):
+def test_generated_app_answers_200_then_is_stopped_with_nothing_left(template, sdk, path, tmp_path):
     seen: dict = {}
     result = preview_app(render_template(template, PLAN), sdk, limits=Limits(timeout_s=30, memory_mb=1536),
-                         on_started=started_with_limits(seen))
+                         on_started=started_with_limits(seen), envs=PreviewEnvs(tmp_path, offline=True))
     assert result.ok, (result.reason, result.log_tail)
     assert result.http_status == 200 and result.url.startswith("http://127.0.0.1:") and result.url.endswith(path)
     assert seen["pgid"] == seen["pid"] == result.pid != os.getpgid(0)       # its own process group

@@ -1,8 +1,17 @@
-"""Sandboxed local preview of a generated app: start it, see it answer on 127.0.0.1, stop it.
+"""Sandboxed local preview of a generated app: start it, run it once, stop it.
 
-    result = preview_app(files, "docker-streamlit")
+    result = preview_app(files, "docker-streamlit", envs=PreviewEnvs(Path("data/preview-envs")))
     result.status      # ok | failed | skipped | unavailable
     result.reason      # plain words, shown to the operator (including what isolation was not available)
+    result.log_tail    # the app's last output when it failed (a traceback's last lines)
+
+What "previews ok" means: the app runs, not just its server.
+- Streamlit: the server answers `/_stcore/health`, then a session runs the script once (Streamlit's
+  AppTest, in the same sandbox and environment); an exception in the script fails the preview with its
+  traceback in the log.
+- Gradio: the app's own `python app.py` serves `/config` (the Blocks it built); static: the page is served.
+- It runs in an environment built from the app's own requirements.txt (`core.build.preview_env`: a venv
+  cached by the requirements' hash), where a package the app did not list is missing, as on the Space.
 
 What the sandbox does (`sandbox_isolation()` says what this machine allows):
 - Files that would shadow a module (`streamlit.py`, `os.py`, a `gradio/` folder…) are refused first.
@@ -32,6 +41,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import resource
 import secrets
 import shutil
@@ -49,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from core.build.file_format import write_files
+from core.build.preview_env import PreviewEnvError, PreviewEnvs
 from core.build.shadowing import shadowing_problems
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -60,12 +71,30 @@ LOG_TAIL_CHARS = 2000
 NOBODY = 65534
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 LAUNCHER = Path(__file__).with_name("sandbox_init.py")
+DEFAULT_ENVS_DIR = Path(__file__).resolve().parents[2] / "data" / "preview-envs"
 MARKER = "SPACES_OS_PREVIEW"    # in every sandboxed process's environment: how survivors are found without namespaces
 _UNSHARE_FLAGS = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net")
 _PIDS_CGROUPS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 # A Gradio app as `python app.py`, with its folder last on sys.path instead of first.
 _RUN_APP = ("import os, runpy, sys; sys.argv = sys.argv[1:]; sys.path.append(os.getcwd()); "
             "runpy.run_path(sys.argv[0], run_name='__main__')")
+# One Streamlit session of the script (argv: app file, seconds it may take); exit 1 with the traceback
+# when the script raised.
+_RUN_SESSION = """
+import os, sys
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file(os.path.abspath(sys.argv[1]), default_timeout=float(sys.argv[2]))
+app.run()
+if app.exception:
+    for shown in app.exception:
+        print("".join(line if line.endswith(chr(10)) else line + chr(10) for line in shown.stack_trace), end="",
+              file=sys.stderr)
+        print(shown.message, file=sys.stderr, flush=True)
+    print(f"A session of {sys.argv[1]} raised an exception.", file=sys.stderr, flush=True)
+    sys.exit(1)
+print(f"A session ran {sys.argv[1]} to the end without an error.", flush=True)
+"""
+_GRADIO_VERSION = re.compile(r"^sdk_version:\s*[\"']?([0-9][0-9A-Za-z.]*)[\"']?\s*$", re.MULTILINE)
 
 # Process groups started and not yet reaped, so an interpreter exit still stops them.
 _LIVE: dict[int, subprocess.Popen] = {}
@@ -105,12 +134,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """How an SDK's app is started: the command (run in the app's folder), its port, its health path, its env."""
+    """How an SDK's app is started: the command (run in the app's folder), its port, its health path, its env,
+    and `session`: a command run once the app answers (with the seconds left appended), which must exit 0."""
 
     command: list[str]
     port: int
     health_path: str
     env: dict[str, str]
+    session: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,12 +160,14 @@ class Isolation:
 
 def preview_app(files: Mapping[str, str], sdk: str, *, hosted: bool = False, enabled: bool | None = None,
                 limits: Limits = Limits(), app_file: str | None = None,
-                on_started: Callable[[int], None] | None = None, isolation: Isolation | None = None) -> PreviewResult:
-    """Run `files` as a `sdk` app (docker-streamlit | static | gradio) until it answers 200, then stop it.
+                on_started: Callable[[int], None] | None = None, isolation: Isolation | None = None,
+                envs: PreviewEnvs | None = None) -> PreviewResult:
+    """Run `files` as a `sdk` app (docker-streamlit | static | gradio) until it answers 200 and (Streamlit)
+    a session ran it, then stop it.
 
     `enabled=None` means on, except when `hosted`; `enabled=False` always skips. `on_started(pid)` is
     called once the sandbox runs (tests use it to check the group is gone afterwards). `isolation` defaults
-    to `sandbox_isolation()`."""
+    to `sandbox_isolation()`; `envs` (where the app's environment is built) to `data/preview-envs`."""
     if enabled is False:
         return PreviewResult("skipped", "Local preview is turned off for this build.", sdk)
     if hosted and not enabled:
@@ -149,7 +182,26 @@ def preview_app(files: Mapping[str, str], sdk: str, *, hosted: bool = False, ena
     served = app_file or _default_app_file(sdk)
     if served not in files:
         return PreviewResult("failed", f"'{served}' is missing, so there is nothing to preview.", sdk)
-    return run_plan(files, launch_plan(sdk, served), sdk, limits=limits, on_started=on_started, isolation=isolation)
+    shadowing = shadowing_problems(files)
+    if shadowing:                     # before anything is installed for it, too
+        return PreviewResult("failed", "Not previewed: " + "; ".join(shadowing) + ".", sdk)
+    python = None
+    if sdk != "static":
+        try:
+            python = str(_environment(files, sdk, envs or PreviewEnvs(DEFAULT_ENVS_DIR)).python)
+        except PreviewEnvError as err:
+            return PreviewResult("failed", f"{err.reason} The app was not started.", sdk, log_tail=err.log)
+    return run_plan(files, launch_plan(sdk, served, python=python), sdk, limits=limits, on_started=on_started,
+                    isolation=isolation)
+
+
+def _environment(files: Mapping[str, str], sdk: str, envs: PreviewEnvs):
+    """The app's environment: its requirements.txt, plus the Gradio its README pins (as a Gradio Space does)."""
+    extra: tuple[str, ...] = ()
+    if sdk == "gradio":
+        pinned = _GRADIO_VERSION.search(files.get("README.md", ""))
+        extra = (f"gradio=={pinned.group(1)}",) if pinned else ("gradio",)
+    return envs.ensure(files.get("requirements.txt", ""), extra)
 
 
 def run_plan(files: Mapping[str, str], plan: LaunchPlan, sdk: str, *, limits: Limits = Limits(),
@@ -234,22 +286,25 @@ def _pids_cgroup() -> Path | None:
 # --------------------------------------------------------------------------- launching
 
 
-def launch_plan(sdk: str, app_file: str | None = None, port: int | None = None) -> LaunchPlan:
-    """The command, port and environment a `sdk` app starts with (always `python -I`)."""
+def launch_plan(sdk: str, app_file: str | None = None, port: int | None = None,
+                python: str | None = None) -> LaunchPlan:
+    """The command, port and environment a `sdk` app starts with (always `python -I`, the app environment's
+    `python` when given)."""
     port = port or _free_port()
     app_file = app_file or _default_app_file(sdk)
     env = {"HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
-    python = [sys.executable, "-I", "-B", "-u"]
+    python = [python or sys.executable, "-I", "-B", "-u"]
     if sdk == "docker-streamlit":
         env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
         return LaunchPlan([*python, "-m", "streamlit", "run", app_file, "--server.port", str(port),
                            "--server.address", "127.0.0.1", "--server.headless", "true",
-                           "--server.fileWatcherType", "none"], port, "/_stcore/health", env)
+                           "--server.fileWatcherType", "none"], port, "/_stcore/health", env,
+                          session=[*python, "-c", _RUN_SESSION, app_file])
     if sdk == "static":
         return LaunchPlan([*python, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port, f"/{app_file}", env)
     env.update({"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_ANALYTICS_ENABLED": "False"})
-    return LaunchPlan([*python, "-c", _RUN_APP, app_file], port, "/", env)
+    return LaunchPlan([*python, "-c", _RUN_APP, app_file], port, "/config", env)
 
 
 def _default_app_file(sdk: str) -> str:
@@ -283,7 +338,8 @@ def _run(plan: LaunchPlan, workdir: Path, sdk: str, limits: Limits, on_started: 
            **plan.env}
     uid, gid = isolation.run_as or (None, None)
     spec = {"command": plan.command, "cwd": str(workdir), "env": env, "port": plan.port,
-            "health_path": plan.health_path, "timeout_s": limits.timeout_s, "uid": uid, "gid": gid,
+            "health_path": plan.health_path, "session": plan.session, "timeout_s": limits.timeout_s,
+            "uid": uid, "gid": gid,
             "nproc": _tasks_of(uid if uid is not None else os.geteuid()) + limits.max_processes,
             "loopback": isolation.namespaces, "pid_namespace": isolation.namespaces, "grace_s": 3.0}
     command = [*isolation.unshare, *(["--"] if isolation.unshare else []), sys.executable, "-I", "-B",
@@ -314,7 +370,9 @@ def _run(plan: LaunchPlan, workdir: Path, sdk: str, limits: Limits, on_started: 
     status = found.get("status") or "failed"
     reason = found.get("reason") or "The sandbox ended before the app answered."
     if status == "ok":
-        reason = f"The app answered HTTP 200 at {url} (inside its sandbox) after {elapsed:.1f} s, then was stopped."
+        ran = " and a session ran it without an error" if plan.session else ""
+        reason = (f"The app answered HTTP 200 at {url}{ran} (inside its sandbox) after {elapsed:.1f} s, "
+                  "then was stopped.")
     if isolation.missing:
         reason += " Note: " + "; ".join(isolation.missing) + "."
     held = [name for name, on in (("PID namespace", isolation.namespaces), ("network namespace", isolation.namespaces),

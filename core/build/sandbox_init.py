@@ -6,7 +6,8 @@ Run by `core.build.preview` (inside fresh PID, mount and network namespaces when
 PID 1 there), with the standard library only: `-I` keeps the app's folder and the environment out of its
 `sys.path`. It brings the namespace's loopback up, starts the app in the app's folder with the confinement
 asked for (another uid, RLIMIT_NPROC, no new privileges), checks from inside that the app answers HTTP 200
-on 127.0.0.1, then stops it: SIGTERM to the app's group, then SIGKILL to every process it can reach
+on 127.0.0.1 and, when a `session` command is given, that it exits 0 (run confined the same way, with the
+seconds left as its last argument: Streamlit's session of the script), then stops it: SIGTERM to the app's group, then SIGKILL to every process it can reach
 (everything in the PID namespace; without one, every descendant, which come back to it as a subreaper).
 
 It writes one JSON object a line on stdout: `started` (the PID namespace), `result` (status, HTTP status,
@@ -85,6 +86,27 @@ def probe(app: subprocess.Popen, port: int, path: str, timeout: float) -> tuple[
         time.sleep(0.1)
 
 
+def run_session(spec: dict, left: float) -> tuple[str, str]:
+    """Run the spec's `session` command confined like the app; ok when it exits 0 within `left` seconds."""
+    left = max(left, 5.0)
+    try:
+        check = subprocess.Popen([*spec["session"], f"{left:.0f}"], cwd=spec["cwd"], env=spec["env"],
+                                 stdin=subprocess.DEVNULL, stdout=2, stderr=2, close_fds=True, process_group=0,
+                                 preexec_fn=confine(spec.get("uid"), spec.get("gid"), spec.get("nproc")))
+    except OSError as err:
+        return "failed", f"The app's session could not be started: {err}."
+    try:
+        code = check.wait(timeout=left + 5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(check.pid, signal.SIGKILL)      # the group the check leads (process_group=0 above)
+        check.wait()
+        return "failed", f"A session of the app did not finish within {left:.0f} s."
+    if code != 0:
+        return "failed", f"The server started, but the app's script failed when a session ran it (exit code {code})."
+    return "ok", ""
+
+
 def children() -> list[int]:
     me, found = str(os.getpid()), []
     for entry in os.listdir("/proc"):
@@ -155,7 +177,10 @@ def main(spec: dict) -> int:
     except OSError as err:
         emit(event="result", status="failed", http_status=None, reason=f"The app could not be started: {err}.")
         return 1
+    deadline = time.monotonic() + spec["timeout_s"]
     status, code, reason = probe(app, spec["port"], spec["health_path"], spec["timeout_s"])
+    if status == "ok" and spec.get("session"):
+        status, reason = run_session(spec, deadline - time.monotonic())
     emit(event="result", status=status, http_status=code, reason=reason)
     killed = stop(app, spec.get("grace_s", 3.0), bool(spec.get("pid_namespace")))
     emit(event="stopped", killed_after_app=killed)
