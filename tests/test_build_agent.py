@@ -15,6 +15,7 @@ import pytest
 
 from core.build.agent import BuildAgent, marked_step, validate_files
 from core.build.file_format import render_files
+from core.build.preview_env import PreviewEnvs
 from core.demo.builds import render_template, templates
 from core.hub.client import HubClient
 from core.hub.spaces import SpaceManager
@@ -66,6 +67,7 @@ def make_agent(db_path, hub, tmp_path, *, token: str | None = SENTINEL_HF, route
     client = HubClient(hub.url, token) if hub is not None else None
     spaces = SpaceManager(client, store=store, session="operator") if token and client else None
     options.setdefault("preview_enabled", False)
+    options.setdefault("preview_envs", PreviewEnvs(tmp_path / "preview-envs", offline=True))
     return BuildAgent(router, client, spaces, store, session="operator", builds_dir=tmp_path / "builds",
                       poll_interval=0.01, build_timeout=10, **options)
 
@@ -260,10 +262,10 @@ UNDERSTANDING = json.dumps({"title": "Review Mood", "summary": "Tells the sentim
 GOOD_FILES = render_template("streamlit-sentiment", {"title": "Review Mood", "model": "m/x", "provider": "auto"})
 
 
-def llm_agent(fake, db_path, tmp_path) -> BuildAgent:
+def llm_agent(fake, db_path, tmp_path, **options) -> BuildAgent:
     store = Store(db_path)
     router = Router.from_config({"local": {"url": fake.url, "api_key": "k", "models": ["m"]}}, db=store, env={})
-    return make_agent(db_path, None, tmp_path, token=None, router=router)
+    return make_agent(db_path, None, tmp_path, token=None, router=router, **options)
 
 
 def test_malformed_files_are_reasked_once_with_the_parse_error(fake, db_path, tmp_path):
@@ -298,6 +300,59 @@ def test_broken_files_get_one_fix_from_the_model_before_anything_is_pushed(fake,
     fix_prompt = fake.chat_requests[2].body["messages"][-1]["content"]
     assert marked_step(fix_prompt) == "fix" and "looks like a Hugging Face token" in fix_prompt
     assert state.step("validate").outputs["fixed"] and agent.files(state.id)["app.py"] == GOOD_FILES["app.py"]
+
+
+# --------------------------------------------------------------------------- the local preview runs the app
+
+PLOTTING_APP = GOOD_FILES["app.py"].replace("import os\n", "import os\n\nimport plotly\n", 1)
+
+
+def test_a_preview_failure_reaches_the_repair_loop_with_its_traceback_before_anything_is_pushed(
+        fake, db_path, tmp_path):
+    listed = GOOD_FILES["requirements.txt"] + "plotly\n"
+    fake.queue(Reply(UNDERSTANDING), Reply(render_files({**GOOD_FILES, "app.py": PLOTTING_APP})),
+               Reply(render_files({"requirements.txt": listed})))
+    agent = llm_agent(fake, db_path, tmp_path, preview_enabled=True)
+    state = agent.run(agent.start("a sentiment analysis demo"))
+
+    assert state.status == "stopped", state.error                       # previewed ok after one repair, then dry run
+    repair = fake.chat_requests[2].body["messages"][-1]["content"]
+    assert marked_step(repair) == "repair" and "PREVIEW_ERROR" in repair
+    assert "No module named 'plotly'" in repair                         # the traceback's last lines reached the model
+    preview = state.step("preview").outputs
+    assert preview["status"] == "ok" and preview["repairs"] == 1
+    assert "No module named 'plotly'" in "\n".join(preview["history"][0]["log_tail"])
+    written = (tmp_path / "builds" / state.id / "requirements.txt").read_text()
+    assert written == listed and agent.files(state.id)["requirements.txt"] == listed
+
+
+def test_an_app_that_raises_fails_the_preview_with_the_traceback_when_repairs_run_out(fake, db_path, tmp_path):
+    broken = GOOD_FILES["app.py"].replace("import os\n", 'import os\n\nraise ValueError("no such column")\n', 1)
+    fake.queue(Reply(UNDERSTANDING), Reply(render_files({**GOOD_FILES, "app.py": broken})))
+    agent = llm_agent(fake, db_path, tmp_path, preview_enabled=True, max_repairs=0)
+    state = agent.run(agent.start("a sentiment analysis demo"))
+    assert state.status == "failed" and state.step("preview").status == "failed"
+    assert "ValueError: no such column" in state.error and not (tmp_path / "builds").exists()
+
+
+# --------------------------------------------------------------------------- the demo chooses a template honestly
+
+
+def test_an_image_classifier_idea_gets_a_starter_app_and_is_told_no_template_fits(db_path, tmp_path):
+    agent = make_agent(db_path, None, tmp_path, token=None, preview_enabled=True)
+    state = agent.run(agent.start("an image classifier"))
+
+    assert state.status == "stopped", state.error                       # dry run, after a preview that ran the app
+    note = state.step("understand").outputs["note"]
+    assert "No tested template fits" in note and "images" in note
+    assert any(note in n for n in agent.store.workflow_steps(state.id)[0]["notes"])
+    assert note in agent.report(state.id)["notes"]
+    assert agent.report(state.id)["model"] is None                      # no chat or sentiment model slipped in
+    files = agent.files(state.id)
+    assert files["app.py"] == render_template("streamlit-starter", {"title": "Image Classifier",
+                                                                    "summary": "An image classifier."})["app.py"]
+    assert "text_classification" not in files["app.py"] and "sentiment" not in files["app.py"].lower()
+    assert state.step("preview").outputs["status"] == "ok"
 
 
 # --------------------------------------------------------------------------- validation and templates

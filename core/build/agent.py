@@ -9,7 +9,9 @@ and rolled back on request):
                (re-asked once with the parse error when malformed)
 4. validate    Python compiles, front matter keys for the SDK, requirements parse, no secrets, the
                token read from the environment (one fix is asked of the model if something fails)
-5. preview     a sandboxed local run that must answer HTTP 200 (`core.build.preview`)
+5. preview     a sandboxed local run in the app's own environment that must answer and (Streamlit) run the
+               script in a session (`core.build.preview`); a failure's log tail goes to the model for a
+               fix, up to `max_repairs` times, before anything is pushed
 6. create      the Space (private by default) and commit the files; with no HF token this is a dry
                run: the run stops, the files are written under `data/builds/<run_id>/`, ready to push
 7. build       follow the build; on an error stage pass the log tail to the model, commit its fix,
@@ -41,6 +43,7 @@ from packaging.utils import canonicalize_name
 
 from core.build.file_format import FileFormatError, parse_files, render_files, write_files
 from core.build.preview import Limits, preview_app
+from core.build.preview_env import PreviewEnvs
 from core.build.shadowing import shadowing_problems
 from core.build.workflow import (
     RunState,
@@ -54,7 +57,7 @@ from core.build.workflow import (
 )
 from core.errors import ConfigError
 from core.hub.errors import HubActionError, HubErrorKind
-from core.llm.keys import session_hash
+from core.llm.keys import redact, session_hash
 from core.llm.yaml_loader import load_yaml
 
 if TYPE_CHECKING:
@@ -65,6 +68,9 @@ if TYPE_CHECKING:
 WORKFLOW = "build_space"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BUILDS_DIR = ROOT / "data" / "builds"
+DEFAULT_PREVIEW_ENVS_DIR = ROOT / "data" / "preview-envs"
+# The Gradio a generated Gradio Space pins (README `sdk_version`), so it builds the same tomorrow.
+GRADIO_SDK_VERSION = "6.31.0"
 SDKS = ("docker-streamlit", "gradio", "static")
 HUB_SDK = {"docker-streamlit": "docker", "gradio": "gradio", "static": "static"}
 REQUIRED_FILES = {
@@ -82,6 +88,7 @@ STREAMLIT_PORT = 8501
 MAX_IDEA_CHARS = 2000
 LOG_TAIL_LINES = 40
 REPAIRABLE_STAGES = ("BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE")
+PREVIEW_STAGE = "PREVIEW_ERROR"    # what the repair prompt calls a failed local preview
 MAX_FRONT_MATTER_BYTES = 16 * 1024
 MAX_RUNS_COUNTED = 1000            # a visitor's runs looked at for their dry-run disk use
 
@@ -176,9 +183,11 @@ Rules:
   (or os.environ["HF_TOKEN"]); never write a key or token in a file, never use st.secrets.
 - README.md starts with YAML front matter between --- lines.
 - docker-streamlit: files app.py, requirements.txt (with streamlit), README.md (sdk: docker,
-  app_port: 8501) and a Dockerfile (python:3.11-slim, a user with UID 1000, streamlit run app.py
+  app_port: 8501) and a Dockerfile that passes hadolint (python:3.11-slim, a user with UID 1000 and
+  `USER 1000`, pip install --no-cache-dir, streamlit run app.py
   --server.port=8501 --server.address=0.0.0.0 --server.enableXsrfProtection=false).
-- gradio: app.py, requirements.txt, README.md (sdk: gradio, app_file: app.py, python_version: "3.11").
+- gradio: app.py, requirements.txt, README.md (sdk: gradio, sdk_version: \"""" + GRADIO_SDK_VERSION + """\",
+  app_file: app.py, python_version: "3.11").
 - static: index.html, README.md (sdk: static, app_file: index.html); no server code."""
 
 
@@ -190,7 +199,8 @@ class BuildAgent:
                  hosted: bool = False, preview_enabled: bool | None = None, max_repairs: int = 2,
                  builds_dir: str | Path = DEFAULT_BUILDS_DIR, poll_interval: float = 2.0,
                  build_timeout: float = 900.0, preview_limits: Limits | None = None, model: str | None = None,
-                 provider: str | None = None, dry_run_limits: DryRunLimits | None = None):
+                 provider: str | None = None, dry_run_limits: DryRunLimits | None = None,
+                 preview_envs: PreviewEnvs | None = None):
         self.router = router
         self.hub = hub
         self.spaces = spaces
@@ -206,6 +216,7 @@ class BuildAgent:
         self.poll_interval = poll_interval
         self.build_timeout = build_timeout
         self.preview_limits = preview_limits or Limits()
+        self.preview_envs = preview_envs or PreviewEnvs(DEFAULT_PREVIEW_ENVS_DIR)
         # Hosted dry runs are visitors writing to the console's disk: always bounded there.
         self.dry_run_limits = dry_run_limits or (DryRunLimits() if hosted else None)
         self.model = model
@@ -215,10 +226,11 @@ class BuildAgent:
             Step("choose", "Choose the SDK and the model", self._choose, needs=("understand",)),
             Step("generate", "Generate the files", self._generate, needs=("understand", "choose")),
             Step("validate", "Validate the files", self._validate, needs=("understand", "choose", "generate")),
-            Step("preview", "Local preview", self._preview, needs=("choose", "validate")),
-            Step("create", "Create the Space and commit", self._create, needs=("understand", "choose", "validate")),
+            Step("preview", "Local preview", self._preview, needs=("understand", "choose", "validate")),
+            Step("create", "Create the Space and commit", self._create,
+                 needs=("understand", "choose", "validate", "preview")),
             Step("build", "Follow the build", self._follow_build,
-                 needs=("understand", "choose", "validate", "create")),
+                 needs=("understand", "choose", "validate", "preview", "create")),
             Step("report", "Report", self._report_step, needs=("choose", "create", "build")),
         ], self.store, secrets=self._secrets)
 
@@ -252,7 +264,7 @@ class BuildAgent:
     def files(self, run_id: str) -> dict[str, str]:
         """The latest files of the run (after repairs), or {} before they are generated."""
         state = self.status(run_id)
-        for name in ("build", "validate", "generate"):
+        for name in ("build", "preview", "validate", "generate"):
             step = state.step(name)
             files = step.outputs.get("files")
             if isinstance(files, dict) and files:
@@ -285,20 +297,25 @@ class BuildAgent:
                 raw = _json_object(self._chat(ctx, retry, max_tokens=600))
             except ValueError as second:
                 raise StepFailed(f"The model did not describe the idea as JSON, twice: {second}") from None
-        return _understanding(raw, ctx.inputs["idea"])
+        understanding = _understanding(raw, ctx.inputs["idea"])
+        if understanding["note"]:
+            ctx.note(understanding["note"])
+        return understanding
 
     def _choose(self, ctx: StepContext) -> dict[str, Any]:
         plan = ctx.outputs["understand"]
         sdk = ctx.inputs.get("sdk") or plan.get("sdk_preference") or (
             "static" if not plan.get("task") else "docker-streamlit")
         reasons = [f"SDK {sdk}: " + ("asked for by the operator." if ctx.inputs.get("sdk") else
-                                      "the idea asks for it." if plan.get("sdk_preference") else
+                                      "the plan asks for it." if plan.get("sdk_preference") else
                                       "no model needed, and static Spaces are free." if sdk == "static" else
                                       "Streamlit on a Docker Space is the default.")]
-        if sdk == "static":
+        if sdk == "static" or not plan.get("task"):
+            if sdk != "static":
+                reasons.append("No model: the plan names no task that needs one.")
             return {"sdk": sdk, "hub_sdk": HUB_SDK[sdk], "model": None, "provider": None, "offers": [],
                     "candidates": [], "reasons": reasons}
-        task = plan.get("task") or "text-generation"
+        task = plan["task"]
         model, provider, offers, candidates, why = self._pick_model(ctx, task)
         reasons.append(why)
         return {"sdk": sdk, "hub_sdk": HUB_SDK[sdk], "task": task, "model": model, "provider": provider,
@@ -334,20 +351,42 @@ class BuildAgent:
         return {"files": files, "fixed": fixed, "checks": list(CHECKS)}
 
     def _preview(self, ctx: StepContext) -> dict[str, Any] | StepResult:
-        sdk = ctx.outputs["choose"]["sdk"]
-        result = preview_app(ctx.outputs["validate"]["files"], sdk, hosted=self.hosted,
-                             enabled=self.preview_enabled, limits=self.preview_limits)
-        outputs = result.to_dict()
-        if result.status in ("skipped", "unavailable"):
-            return StepResult(outputs, status="skipped", message=result.reason)
-        if not result.ok:
-            tail = "\n".join(result.log_tail.splitlines()[-8:])
-            raise StepFailed(result.reason + (f"\nLast output:\n{tail}" if tail else ""))
-        return StepResult(outputs, message=result.reason)
+        """Run the app locally; when it fails, its log tail goes to the model (as a build log does), the fix is
+        validated and previewed again, up to `max_repairs` times."""
+        plan = _plan(ctx.outputs["understand"], ctx.outputs["choose"])
+        saved = dict(ctx.saved)
+        files = dict(saved.get("files") or ctx.outputs["validate"]["files"])
+        repairs, history = int(saved.get("repairs", 0)), list(saved.get("history", []))
+        max_repairs = int(ctx.inputs.get("max_repairs", self.max_repairs))
+        while True:
+            result = preview_app(files, plan["sdk"], hosted=self.hosted, enabled=self.preview_enabled,
+                                 limits=self.preview_limits, envs=self.preview_envs)
+            outputs = {**result.to_dict(), "files": files, "repairs": repairs, "history": history}
+            if result.status in ("skipped", "unavailable"):
+                return StepResult(outputs, status="skipped", message=result.reason)
+            if result.ok:
+                return StepResult(outputs, message=result.reason)
+            tail = redact(result.log_tail, self._secrets()).splitlines()[-LOG_TAIL_LINES:]
+            history.append({"stage": PREVIEW_STAGE, "error": result.reason, "log_tail": tail[-15:]})
+            if repairs >= max_repairs:
+                raise StepFailed(result.reason + (f" (after {repairs} repair(s))" if repairs else "")
+                                 + ("\nLast output:\n" + "\n".join(tail[-10:]) if tail else ""))
+            repairs += 1
+            ctx.note(f"The preview failed: asking the model for a fix (repair {repairs} of {max_repairs}).")
+            changed = self._repair(ctx, plan, files, PREVIEW_STAGE, result.reason, tail)
+            if not changed:
+                raise StepFailed(f"{result.reason} The model changed nothing to fix it."
+                                 + ("\nLast output:\n" + "\n".join(tail[-10:]) if tail else ""))
+            files.update(changed)
+            problems = validate_files(files, plan["sdk"])
+            if problems:
+                raise StepFailed("The preview's repair breaks the rules: " + "; ".join(problems))
+            ctx.checkpoint({"files": files, "repairs": repairs, "history": history})
+            ctx.note(f"Changed {', '.join(sorted(changed))}; previewing again.")
 
     def _create(self, ctx: StepContext) -> dict[str, Any]:
         plan = _plan(ctx.outputs["understand"], ctx.outputs["choose"])
-        files = ctx.outputs["validate"]["files"]
+        files = _checked_files(ctx)
         if self.spaces is None or not self.spaces.hub.has_token:
             folder = self._dry_run_folder(ctx.run_id, files)
             write_files(folder, files)
@@ -383,7 +422,7 @@ class BuildAgent:
         plan = _plan(ctx.outputs["understand"], ctx.outputs["choose"])
         space_id = ctx.outputs["create"]["space_id"]
         saved = dict(ctx.saved)
-        files = dict(saved.get("files") or ctx.outputs["validate"]["files"])
+        files = dict(saved.get("files") or _checked_files(ctx))
         repairs, history = int(saved.get("repairs", 0)), list(saved.get("history", []))
         commits = list(saved.get("commits", [ctx.outputs["create"].get("commit")]))
         max_repairs = int(ctx.inputs.get("max_repairs", self.max_repairs))
@@ -529,7 +568,7 @@ class BuildAgent:
         steps = [{"name": s.name, "title": s.title, "status": s.status, "attempts": s.attempts,
                   "seconds": round(s.duration_ms / 1000, 2) if s.duration_ms is not None else None}
                  for s in state.steps if s.name != "report"]
-        notes = []
+        notes = [note] if (note := state.step("understand").outputs.get("note")) else []
         if choose.get("model"):
             notes.append("Add a secret named HF_TOKEN (a token allowed to call Inference Providers) in the Space "
                          "settings: the app reads it from the environment.")
@@ -539,7 +578,8 @@ class BuildAgent:
                 "url": build.get("url") or create.get("url"), "space_id": create.get("space_id"),
                 "stage": build.get("stage"), "private": create.get("private"), "dry_run": bool(create.get("dry_run")),
                 "sdk": choose.get("sdk"), "model": choose.get("model"), "provider": choose.get("provider"),
-                "repairs": build.get("repairs", 0), "steps": steps,
+                "repairs": build.get("repairs", 0), "preview_repairs": state.step("preview").outputs.get("repairs", 0),
+                "steps": steps,
                 "total_seconds": round(sum(s["seconds"] or 0 for s in steps), 2),
                 "cost_usd": round(usage["cost_usd"], 6), "requests": usage["requests"],
                 "tokens_in": usage["tokens_in"], "tokens_out": usage["tokens_out"], "notes": notes}
@@ -577,6 +617,7 @@ _SECRET_PATTERNS = (
 _FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", re.DOTALL)
 _ENV_READ = re.compile(r"os\.(?:environ\s*(?:\[|\.get\()|getenv\()\s*[\"'][A-Z0-9_]*(?:TOKEN|KEY)[A-Z0-9_]*[\"']")
 _CLIENTS = ("InferenceClient", "AsyncInferenceClient", "OpenAI", "AsyncOpenAI")
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
 
 
 def validate_files(files: Mapping[str, str], sdk: str) -> list[str]:
@@ -674,6 +715,9 @@ def _front_matter_problems(readme: str, sdk: str, files: Mapping[str, str]) -> l
         app_file = meta.get("app_file")
         if not isinstance(app_file, str) or app_file not in files:
             problems.append("README.md front matter needs app_file naming the app's Python file (e.g. app.py)")
+        if not isinstance(meta.get("sdk_version"), str) or not _VERSION.fullmatch(meta["sdk_version"]):
+            problems.append(f'README.md front matter needs sdk_version pinning Gradio as a quoted version '
+                            f'(e.g. sdk_version: "{GRADIO_SDK_VERSION}"), so the Space builds the same later')
     if want == "static":
         app_file = meta.get("app_file", "index.html")
         if app_file not in files:
@@ -712,6 +756,11 @@ def _requirements_problems(text: str, sdk: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- pure helpers
+
+
+def _checked_files(ctx: StepContext) -> dict[str, str]:
+    """The files as validated, or as the preview repaired them (a skipped preview changes nothing)."""
+    return dict(ctx.outputs.get("preview", {}).get("files") or ctx.outputs["validate"]["files"])
 
 
 def _disk_use(folder: Path) -> tuple[int, int]:
@@ -760,7 +809,8 @@ def _understanding(raw: dict[str, Any], idea: str) -> dict[str, Any]:
     return {"title": _text(raw.get("title"), 60, _title_from(idea)),
             "summary": _text(raw.get("summary"), 140, idea[:140]),
             "task": task, "inputs": _text(raw.get("inputs"), 200), "outputs": _text(raw.get("outputs"), 200),
-            "audience": _text(raw.get("audience"), 200), "sdk_preference": preference if preference in SDKS else None}
+            "audience": _text(raw.get("audience"), 200), "sdk_preference": preference if preference in SDKS else None,
+            "note": _text(raw.get("note"), 400)}
 
 
 def _plan(understanding: dict[str, Any], choice: dict[str, Any]) -> dict[str, Any]:

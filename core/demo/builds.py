@@ -3,7 +3,9 @@
 With no LLM key the demo provider answers every prompt tagged `[spaces-os build-agent: <step>]`
 from here, so "a sentiment analysis demo" still becomes a real, valid app:
 
-* `understand`: the idea's keywords pick a template; its task and SDK become the plan (JSON).
+* `understand`: the idea's keywords pick a template; its task and SDK become the plan (JSON). When none
+  fits (say "an image classifier": every model template here takes text), the plan says so in its `note`
+  and asks for a starter app with no model, never the nearest-sounding template.
 * `generate` / `fix`: the template for the plan's SDK and task, filled with the plan's values.
 * `repair`: reads "No module named 'x'" in the build log and adds the package to requirements.txt.
 
@@ -15,19 +17,36 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from core.build.agent import extract_json, marked_step
+from core.build.agent import GRADIO_SDK_VERSION, extract_json, marked_step
 from core.build.file_format import FileFormatError, parse_files, render_files
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
 # Import names whose pip package is called something else.
 PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyyaml",
              "bs4": "beautifulsoup4", "dotenv": "python-dotenv", "huggingface_hub": "huggingface_hub"}
+# Inputs no template with a `modality: text` can take, by the words (word starts) that name them.
+OTHER_MODALITIES = {
+    "images": ("image", "photo", "picture", "pixel", "vision", "ocr", "camera", "webcam", "selfie", "x-ray"),
+    "audio": ("audio", "speech", "voice", "sound", "music", "podcast", "song"),
+    "video": ("video", "movie", "footage"),
+}
+STARTERS = {"gradio": "gradio-starter", "docker-streamlit": "streamlit-starter", "static": "static-page"}
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """The template for an idea; `fits` is False when none does (then `name` is a starter and `why` says so)."""
+
+    name: str
+    fits: bool
+    why: str
 
 
 @lru_cache(maxsize=1)
@@ -56,28 +75,47 @@ def render_template(name: str, plan: dict[str, Any]) -> dict[str, str]:
         "{{SUMMARY_YAML}}": json.dumps(_shortened(summary, 60), ensure_ascii=False),
         "{{TITLE_HTML}}": html.escape(title), "{{SUMMARY_HTML}}": html.escape(summary),
         "{{TITLE}}": _markdown(title), "{{SUMMARY}}": _markdown(summary), "{{MODEL}}": model,
-        "{{EMOJI}}": info.get("emoji") or "🚀",
+        "{{EMOJI}}": info.get("emoji") or "🚀", "{{GRADIO_SDK_VERSION}}": GRADIO_SDK_VERSION,
     }
     pattern = re.compile("|".join(re.escape(k) for k in sorted(values, key=len, reverse=True)))
     return {path: pattern.sub(lambda m: values[m.group(0)], text) for path, text in template_files(name).items()}
 
 
 def choose_template(idea: str, sdk: str | None = None, task: str | None = None) -> str:
-    """The template for an idea (by keywords), or for an SDK and task; the Streamlit chat app otherwise."""
+    """The template for an SDK and task (its starter when no template does that task), or for an idea."""
+    if sdk is None:
+        return choose_for_idea(idea).name
     catalogue = templates()
-    if sdk is not None:
-        same_sdk = [n for n, t in catalogue.items() if t["sdk"] == sdk]
-        exact = [n for n in same_sdk if catalogue[n].get("task") == task]
-        if exact or same_sdk:
-            return (exact or same_sdk)[0]
+    same_sdk = [n for n, t in catalogue.items() if t["sdk"] == sdk]
+    exact = [n for n in same_sdk if catalogue[n].get("task") == task]
+    if exact:
+        return exact[0]
+    return STARTERS.get(sdk) or same_sdk[0]
+
+
+def choose_for_idea(idea: str) -> TemplateChoice:
+    """The template whose keywords the idea names most, among those that can take its kind of input; a
+    starter (and the reason) when none does.
+
+        choose_for_idea("an image classifier")   # TemplateChoice("streamlit-starter", fits=False, why="…images…")
+    """
+    catalogue = templates()
     words = idea.lower()
     wants_gradio = "gradio" in words
-    scores = {name: sum(k in words for k in info.get("keywords") or []) for name, info in catalogue.items()
-              if (info["sdk"] == "gradio") == wants_gradio or info["sdk"] == "static"}
-    best = max(scores, key=lambda n: scores[n], default=None)
-    if best is None or scores[best] == 0:
-        return "gradio-chat" if wants_gradio else "streamlit-chat"
-    return best
+    other = [kind for kind, names in OTHER_MODALITIES.items()
+             if re.search(r"\b(?:" + "|".join(map(re.escape, names)) + ")", words)]
+    scores = {name: [k for k in info.get("keywords") or [] if k in words] for name, info in catalogue.items()
+              if ((info["sdk"] == "gradio") == wants_gradio or info["sdk"] == "static")
+              and not (info.get("modality") and other)}
+    best = max(scores, key=lambda n: len(scores[n]), default=None)
+    if best is not None and scores[best]:
+        return TemplateChoice(best, True, f"the idea names {', '.join(scores[best])}")
+    why = (f"it is about {' and '.join(other)}, and every model template here takes text" if other
+           else "none of its words names what a template does")
+    return TemplateChoice("gradio-starter" if wants_gradio else "streamlit-starter", False,
+                          f"No tested template fits this idea ({why}), so the demo model writes a starter app "
+                          "that runs and shows the plan, with no model. With an LLM key on Providers, a model "
+                          "writes the app itself.")
 
 
 def build_agent_answer(messages: list[dict[str, Any]]) -> str | None:
@@ -107,16 +145,20 @@ def _understand(prompt: str) -> str | None:
     if not isinstance(data, dict) or not isinstance(data.get("idea"), str):
         return None
     idea = data["idea"]
-    name = choose_template(idea)
-    info = templates()[name]
+    choice = choose_for_idea(idea)
+    info = templates()[choice.name]
     task = info.get("task")
     io = {"text-classification": ("a piece of text", "its sentiment, with a confidence score"),
           "text-generation": ("chat messages", "the model's replies")}.get(task, ("nothing", "a web page"))
+    if not choice.fits:
+        io = ("nothing yet", "a starter page showing the plan")
     audience = re.search(r"\bfor ([a-z][\w\s-]{2,40}?)(?:[.,;!?]|$)", idea, re.IGNORECASE)
+    # Streamlit is the agent's default SDK, but a model-less plan would otherwise become a static page.
+    preference = info["sdk"] if info["sdk"] != "docker-streamlit" or not choice.fits else None
     return json.dumps({
         "title": _title(idea), "summary": _sentence(idea), "task": task, "inputs": io[0], "outputs": io[1],
         "audience": audience.group(1).strip() if audience else "anyone trying the demo",
-        "sdk_preference": info["sdk"] if info["sdk"] != "docker-streamlit" else None,
+        "sdk_preference": preference, "note": None if choice.fits else choice.why,
     }, ensure_ascii=False)
 
 
