@@ -64,6 +64,7 @@ class ErrorKind(StrEnum):
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
     STREAM_ERROR = "stream_error"
+    BLOCKED = "blocked"             # a guardrail, moderation or a permission refused the request (OpenRouter's 403)
 
 
 # Kinds worth another try on the same provider after a pause.
@@ -82,6 +83,7 @@ PLAIN_WORDS = {
     ErrorKind.UNAVAILABLE: "unavailable",
     ErrorKind.TIMEOUT: "timed out",
     ErrorKind.STREAM_ERROR: "stream broke",
+    ErrorKind.BLOCKED: "blocked by a guardrail, moderation or permissions",
 }
 
 WHAT_TO_DO = {
@@ -92,7 +94,12 @@ WHAT_TO_DO = {
     ErrorKind.BAD_RESPONSE: "try another provider or model",
     ErrorKind.UNAVAILABLE: "try again shortly or pick another provider",
     ErrorKind.TIMEOUT: "try again or raise the provider's timeout",
-    ErrorKind.STREAM_ERROR: "retry; the partial answer is kept",
+    ErrorKind.STREAM_ERROR: "retry, or pick another provider",
+    ErrorKind.BLOCKED: "rephrase the request, or check the key's permissions and guardrails in the provider's settings",
+}
+# When the failing key was the session's own (BYOK), "add your own key" is no advice.
+BYOK_WHAT_TO_DO = {
+    ErrorKind.RATE_LIMITED: "wait a moment or pick another provider: the limit is on your own key",
 }
 
 
@@ -101,12 +108,14 @@ _DNS_WORDS = ("could not be resolved", "name or service not known", "nodename no
               "temporary failure in name resolution", "no address associated")
 
 
-def advice_for(kind: str, detail: str | None = None) -> str:
+def advice_for(kind: str, detail: str | None = None, key_source: str | None = None) -> str:
     """What to do about one failure, matched to its cause: a host name that does not resolve is a network or
     URL problem whatever kind it was filed under, e.g. advice_for("unavailable", "api.x could not be resolved")."""
     text = (detail or "").lower()
     if any(word in text for word in _DNS_WORDS):
         return "check the network connection and the provider's URL (its host name could not be found)"
+    if key_source == "byok" and kind in BYOK_WHAT_TO_DO:
+        return BYOK_WHAT_TO_DO[kind]
     return WHAT_TO_DO.get(kind, "try again or pick another provider")
 
 
@@ -190,10 +199,13 @@ class ProviderError(SpacesOSError):
     """One failed provider call, already normalised and redacted."""
 
     def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, tokens_in: int | None = None, tokens_out: int | None = None,
+                 cost_usd: float | None = None):
         self.kind = ErrorKind(kind)
         self.status = status
         self.retry_after = retry_after
+        # Usage the provider reported with the failure: a failed generation can still be billed.
+        self.tokens_in, self.tokens_out, self.cost_usd = tokens_in, tokens_out, cost_usd
         super().__init__(message)
 
 
@@ -221,7 +233,7 @@ class AllProvidersFailed(SpacesOSError):
             else:
                 merged.append([1, line])
         lines += [f"- {f'{n} × ' if n > 1 else ''}{line}" for n, line in merged]
-        advice = list(dict.fromkeys(advice_for(a.outcome, a.error) for a in attempts
+        advice = list(dict.fromkeys(advice_for(a.outcome, a.error, a.key_source) for a in attempts
                                     if a.outcome in ErrorKind.__members__.values()))
         if advice:
             lines += ["", "What to do: " + "; ".join(advice) + "."]

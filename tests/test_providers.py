@@ -28,7 +28,8 @@ def test_openrouter_sends_attribution_headers_routing_fields_and_reads_cost(fake
     result = router.chat(MSG, model="openai/gpt-4o-mini", models=["anthropic/claude-3.5-haiku"])
     request = fake.chat_requests[0]
     assert request.path == "/v1/chat/completions"
-    assert request.headers["http-referer"] and request.headers["x-openrouter-title"] == "Spaces OS"
+    assert request.headers["x-openrouter-title"] == "Spaces OS"
+    assert "http-referer" not in request.headers      # no URL of its own: none, never one shared by every install
     assert request.body["models"] == ["anthropic/claude-3.5-haiku"]
     assert request.body["provider"] == {"sort": "price"}
     assert result.usage.cost_usd == 0.00002 and result.upstream == "Together"

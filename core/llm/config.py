@@ -322,6 +322,10 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
         "timeout", "keyless"}})
     if "mcp_url" in options:
         options["mcp_url"] = _check_url(options["mcp_url"], f"{path}.mcp_url", errors)
+    if "referer" in options:
+        options["referer"] = _check_url(options["referer"], f"{path}.referer", errors)
+    if provider_cls.uses_app_url and (public := app_url(env)):
+        options["app_url"] = public
     return ProviderConfig(
         name=name, kind=kind, api_key=key or None, base_url=url, priority=priority,
         fallback=True if fallback is None else fallback, always_use_this_key=bool(always),
@@ -329,6 +333,18 @@ def _parse_provider(name: str, path: str, settings: Any, order: int, env: Mappin
         timeout=float(timeout) if timeout and timeout > 0 else 60.0, order=order,
         keyless=bool(keyless), options=options,
     )
+
+
+def app_url(env: Mapping[str, str]) -> str | None:
+    """This install's public URL: the Space's own host when hosted (SPACE_HOST, else the Space's page from
+    SPACE_ID), or None when it runs elsewhere (a `referer` setting names it then)."""
+    host = (env.get("SPACE_HOST") or "").strip().lower()
+    if re.fullmatch(r"[a-z0-9][a-z0-9.-]*\.[a-z]{2,}", host):
+        return f"https://{host}"
+    space = (env.get("SPACE_ID") or "").strip()
+    if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", space):
+        return f"https://huggingface.co/spaces/{space}"
+    return None
 
 
 def _router_settings(raw: Any, errors: _Errors) -> RouterSettings:

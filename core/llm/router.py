@@ -8,6 +8,12 @@ Plan order: the explicit `provider`, then `prefer`, then priority rank, then con
 provider the session's own key (BYOK) goes first, then the shared key, unless the provider says
 `always_use_this_key`. Retryable failures back off with jitter, but only when no other candidate
 is ready; a provider that keeps failing is cooled down for every session.
+
+`provider=` names a configured provider to pin. OpenRouter's own per-request routing object is a
+different thing and goes in `provider_routing=` (sent as OpenRouter's `provider` field; other
+providers ignore it); `extra_body={"provider": {...}}` works too, as in the OpenAI SDK:
+
+    router.chat(messages, provider="openrouter", provider_routing={"sort": "price", "allow_fallbacks": False})
 """
 
 from __future__ import annotations
@@ -360,6 +366,11 @@ class _Run:
                 router.audit_budget(self.session, status.reason)
         deadline = options.pop("deadline", None) or router.settings.deadline
         extra = dict(options.pop("extra_body", None) or {})
+        if isinstance(provider, Mapping):
+            raise TypeError("`provider=` names a configured provider; pass OpenRouter's routing object as "
+                            "`provider_routing=`")
+        if (routing := options.pop("provider_routing", None)) is not None:
+            extra["provider"] = dict(routing)      # OpenRouter's `provider` field, not the router's own
         if options:
             extra.update({k: options.pop(k) for k in list(options) if k not in _REQUEST_OPTIONS})
         self.request_options = options          # only max_tokens / temperature are left
@@ -515,9 +526,15 @@ class _Run:
 
     def failure(self, cand: Candidate, error: ProviderError, latency_ms: float, ttft_ms: float | None = None,
                 tokens_out: int | None = None) -> None:
+        # A failed generation can still be billed: the usage the provider sent with the error is recorded.
+        tokens_out = error.tokens_out if error.tokens_out is not None else tokens_out
+        cost, cost_source = error.cost_usd, "provider" if error.cost_usd is not None else None
+        if cost is None and error.tokens_in is not None:
+            cost = estimate_cost(cand.model, error.tokens_in, tokens_out)
+            cost_source = "price_table" if cost is not None else "unknown"
         self.record(Attempt(cand.name, cand.model, cand.key_source, error.kind.value, http_status=error.status,
-                            latency_ms=latency_ms, ttft_ms=ttft_ms, tokens_out=tokens_out, error=str(error),
-                            retry_after=error.retry_after))
+                            latency_ms=latency_ms, ttft_ms=ttft_ms, tokens_in=error.tokens_in, tokens_out=tokens_out,
+                            cost_usd=cost, cost_source=cost_source, error=str(error), retry_after=error.retry_after))
         self.after_failure(cand, error)
         if cand.key_source == "byok" and cand.always_use_this_key:
             # BYOK-only provider: its failure is final for that provider; shared credits are never touched.
@@ -614,8 +631,10 @@ class ChatStream:
                 if not parts:
                     run.failure(cand, e, latency)
                     continue
-                run.failure(cand, ProviderError(ErrorKind.STREAM_ERROR, str(e), status=e.status), latency, ttft,
-                            tokens_out=len(parts))
+                if e.kind in HEALTH_FAILURES:   # the connection broke; a stated reason (a 400 limit) is kept
+                    e = ProviderError(ErrorKind.STREAM_ERROR, str(e), status=e.status, tokens_in=e.tokens_in,
+                                      tokens_out=e.tokens_out, cost_usd=e.cost_usd)
+                run.failure(cand, e, latency, ttft, tokens_out=len(parts))
                 run.flush_usage()
                 raise StreamInterrupted(f"{e} — the answer stopped after {len(self.partial_text)} characters; "
                                         "the partial text is kept.", self.partial_text, run.attempts) from None

@@ -6,7 +6,9 @@ only as `ProviderError` with an `ErrorKind`, already redacted.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -35,8 +37,9 @@ PASSTHROUGH_OPTIONS = ("tools", "tool_choice", "response_format", "stop", "seed"
 
 
 def generation_options(request: ChatRequest) -> dict[str, Any]:
-    """model, max_tokens, temperature and the pass-through options of a request, as chat-completion fields."""
-    options: dict[str, Any] = {"model": request.model}
+    """model, max_tokens, temperature and the pass-through options of a request, as chat-completion fields.
+    No model means the endpoint's own default: the field is left out, never sent as `null`."""
+    options: dict[str, Any] = {"model": request.model} if request.model is not None else {}
     if request.max_tokens is not None:
         options["max_tokens"] = request.max_tokens
     if request.temperature is not None:
@@ -93,6 +96,7 @@ class Provider:
     key_shape_required = False                  # refuse a key without `key_prefix` (else only others' shapes)
     model_shape: str | None = None              # a regex a model name must match, beyond `check_name`
     model_hint = "a model id"                   # the model name's shape in words, for the error
+    uses_app_url = False                        # config puts this install's public URL in options["app_url"]
 
     _model_re: ClassVar[re.Pattern | None] = None
 
@@ -156,6 +160,12 @@ class Provider:
     def list_models(self, key: str | None, timeout: float = 10.0) -> list[ModelInfo]:
         return [ModelInfo(m) for m in self.config.models]
 
+    def error_kind(self, status: int | None, body: Any = None) -> ErrorKind | None:
+        """The kind of a failure this provider reported with `status` (an HTTP status, or an error chunk's
+        `code`) and its error body; None if neither says. A provider whose statuses mean something else
+        overrides this (OpenRouter's 403)."""
+        return kind_for_status(status, body)
+
     def health(self, key: str | None, timeout: float = 10.0) -> Health:
         """A cheap authenticated call; by default a one-token chat."""
         start = time.perf_counter()
@@ -198,7 +208,33 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def kind_for_status(status: int, body: Any = None) -> ErrorKind:
+# OpenRouter's typed `error.metadata.error_type` (errors-and-debugging), where the status alone is vague.
+ERROR_TYPE_KINDS = {
+    "context_length_exceeded": ErrorKind.BAD_REQUEST, "max_tokens_exceeded": ErrorKind.BAD_REQUEST,
+    "token_limit_exceeded": ErrorKind.BAD_REQUEST, "string_too_long": ErrorKind.BAD_REQUEST,
+    "authentication": ErrorKind.AUTH, "payment_required": ErrorKind.PAYMENT,
+    "rate_limit_exceeded": ErrorKind.RATE_LIMITED, "provider_overloaded": ErrorKind.UNAVAILABLE,
+    "provider_unavailable": ErrorKind.UNAVAILABLE, "timeout": ErrorKind.TIMEOUT, "server": ErrorKind.UNAVAILABLE,
+    # Text Generation Inference's top-level `error_type` (Hugging Face's hf-inference)
+    "overloaded": ErrorKind.UNAVAILABLE, "validation": ErrorKind.BAD_REQUEST, "template_error": ErrorKind.BAD_REQUEST,
+}
+
+
+def error_type(body: Any) -> str | None:
+    """OpenRouter's `error.metadata.error_type`, or TGI's top-level `error_type`."""
+    typed = _error_field(body, "metadata", "error_type")
+    if typed is None and isinstance(body, dict):
+        typed = body.get("error_type")
+    return typed if isinstance(typed, str) else None
+
+
+def kind_for_status(status: int | None, body: Any = None) -> ErrorKind | None:
+    """The kind for an HTTP status (or an error chunk's code) and its body; None if neither says."""
+    typed = ERROR_TYPE_KINDS.get(error_type(body) or "")
+    if typed is not None and status != 402:
+        return typed
+    if status is None:
+        return None
     if status in (401, 403):
         return ErrorKind.AUTH
     if status == 402:
@@ -222,22 +258,90 @@ def _error_field(body: Any, *path: str) -> Any:
     return node
 
 
+def _words(node: Any, depth: int = 0) -> str:
+    """The human words in an error node of any shape (a string, `{"message": …}`, `{"error": …}`, FastAPI's
+    `{"detail": [{"msg": …}]}`), never a Python or JSON dump of it."""
+    if isinstance(node, str):
+        return node.strip()
+    if depth > 4:
+        return ""
+    if isinstance(node, dict):
+        for name in ("message", "error", "detail", "msg", "reason"):
+            if words := _words(node.get(name), depth + 1):
+                return words
+        return ""
+    if isinstance(node, list):
+        return "; ".join(w for w in (_words(item, depth + 1) for item in node[:3]) if w)
+    return ""
+
+
 def error_message(body: Any, text: str = "") -> str:
-    """The server's own words, from an OpenAI/OpenRouter-style body, or its text (uncut: redact, then cut)."""
-    message = _error_field(body, "message")
-    if isinstance(message, str):
-        return message
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"]
-    return text.strip()
+    """The server's own words, from an OpenAI/OpenRouter/TGI-style body, or its text (uncut: redact, then
+    cut). OpenRouter's upstream reason (`error.metadata.raw`) and moderation reasons are added."""
+    if not isinstance(body, dict):
+        return text.strip()
+    words = _words(body.get("error")) or _words(body) or text.strip()
+    metadata = _error_field(body, "metadata")
+    if not isinstance(metadata, dict):
+        return words
+    raw = metadata.get("raw")
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):      # upstream bodies are often JSON in a string
+            raw = _words(json.loads(raw)) or raw
+    raw = _words(raw)
+    if raw and raw not in words:
+        upstream = metadata.get("provider_name")
+        words += f" ({upstream}: {raw})" if isinstance(upstream, str) and upstream else f" ({raw})"
+    reasons = metadata.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        words += " (reasons: " + ", ".join(str(r) for r in reasons[:5]) + ")"
+    return words
+
+
+def usage_numbers(usage: Any) -> tuple[int | None, int | None, float | None]:
+    """(tokens in, tokens out, cost in USD) from an OpenAI-style `usage` object (OpenRouter adds `cost`)."""
+    if not isinstance(usage, dict):
+        return None, None, None
+    cost = usage.get("cost")
+    return (usage.get("prompt_tokens"), usage.get("completion_tokens"),
+            float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None)
+
+
+def answer_error(body: Any) -> dict[str, Any] | None:
+    """The error a 2xx answer or stream chunk carries, as a body with an `error` (OpenRouter: a top-level
+    `error`, a choice's `error`, or `finish_reason: "error"`); None when it carries none."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("error"):
+        return body
+    for choice in body.get("choices") or ():
+        if isinstance(choice, dict) and choice.get("error"):
+            return {"error": choice["error"]}
+        if isinstance(choice, dict) and choice.get("finish_reason") == "error":
+            return {"error": {"message": "the model stopped with an error"}}
+    return None
+
+
+def error_code(body: Any) -> int | None:
+    """An error body's numeric `error.code` (OpenRouter sends the HTTP status there), if any."""
+    code = _error_field(body, "code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    return code if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599 else None
+
+
+def body_retry_after(body: Any) -> float | None:
+    """Seconds to wait that an error body states (OpenRouter's `error.availability.retry_after`)."""
+    value = _error_field(body, "availability", "retry_after")
+    return max(0.0, float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def http_error(provider: str, status: int, body: Any, text: str, retry_after: str | None,
-               key: str | None) -> ProviderError:
-    kind = kind_for_status(status, body)
+               key: str | None, kind: ErrorKind | None = None) -> ProviderError:
+    kind = kind or kind_for_status(status, body) or ErrorKind.BAD_REQUEST
     detail = redact(error_message(body, text), [key], limit=300)
     return ProviderError(kind, f"{provider}: HTTP {status}" + (f": {detail}" if detail else ""),
-                         status=status, retry_after=parse_retry_after(retry_after))
+                         status=status, retry_after=parse_retry_after(retry_after) or body_retry_after(body))
 
 
 def completion_from_body(body: Any, provider: str) -> Completion:
@@ -249,12 +353,9 @@ def completion_from_body(body: Any, provider: str) -> Completion:
         tool_calls = message.get("tool_calls") or None
         if content is None and not tool_calls:
             raise KeyError("content")
-        usage = body.get("usage") or {}
-        cost = usage.get("cost")
+        tokens_in, tokens_out, cost = usage_numbers(body.get("usage"))
         return Completion(
-            text=content or "", model=body.get("model"), tokens_in=usage.get("prompt_tokens"),
-            tokens_out=usage.get("completion_tokens"),
-            cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
+            text=content or "", model=body.get("model"), tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost,
             finish_reason=choice.get("finish_reason"), tool_calls=tool_calls,
             upstream=body.get("provider") if isinstance(body.get("provider"), str) else None,
         )

@@ -32,9 +32,15 @@ from core.llm.providers.base import (
     Completion,
     ModelInfo,
     Provider,
+    answer_error,
+    body_retry_after,
     completion_from_body,
+    error_code,
+    error_message,
     generation_options,
     http_error,
+    parse_retry_after,
+    usage_numbers,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +85,8 @@ class OpenAICompatibleProvider(Provider):
     def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         """The JSON body; raises ProviderError(BAD_REQUEST) for a model name that cannot be sent."""
         body: dict[str, Any] = {**generation_options(request), "messages": request.messages, "stream": stream}
-        body["model"] = self.validate_model(request.model)
+        if (model := self.validate_model(request.model)) is not None:
+            body["model"] = model         # no model: the endpoint's default (never `"model": null`)
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -150,7 +157,21 @@ class OpenAICompatibleProvider(Provider):
             body = json.loads(text) if text else None
         except ValueError:
             body = None
-        raise http_error(self.name, response.status_code, body, text, response.headers.get("retry-after"), key)
+        raise http_error(self.name, response.status_code, body, text, response.headers.get("retry-after"), key,
+                         self.error_kind(response.status_code, body))
+
+    def _answer_failure(self, found: dict[str, Any], key: str | None, where: str, default: ErrorKind,
+                        retry_after: str | None = None, usage: Any = None) -> ProviderError:
+        """A failure a 2xx answer carried (`answer_error`): its kind from its code or type, its words, the
+        wait it asks for, and the usage billed for it."""
+        code = error_code(found)
+        kind = self.error_kind(code, found) or default
+        detail = redact(error_message(found), [key], limit=300)
+        tokens_in, tokens_out, cost = usage_numbers(usage)
+        return ProviderError(kind, f"{self.name}: {where}" + (f" (code {code})" if code else "")
+                             + (f": {detail}" if detail else ""), status=code,
+                             retry_after=body_retry_after(found) or parse_retry_after(retry_after),
+                             tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
     # ---------------------------------------------------------------- calls
 
@@ -168,6 +189,9 @@ class OpenAICompatibleProvider(Provider):
             raise ProviderError(ErrorKind.BAD_RESPONSE,
                                 f"{self.name}: answered HTTP {response.status_code} with a body that is not "
                                 "JSON", status=response.status_code) from None
+        if (found := answer_error(body)) is not None:       # a 200 that says the generation failed
+            raise self._answer_failure(found, key, "the answer is an error", ErrorKind.BAD_RESPONSE,
+                                       response.headers.get("retry-after"), body.get("usage"))
         return completion_from_body(body, self.name)
 
     def stream(self, request: ChatRequest, key: str | None, timeout: float) -> Iterator[str | Completion]:
@@ -202,19 +226,22 @@ class OpenAICompatibleProvider(Provider):
             except ValueError:
                 raise ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: sent a stream chunk that is not "
                                                             "JSON") from None
-            if "error" in chunk:
-                message = chunk["error"].get("message") if isinstance(chunk["error"], dict) else chunk["error"]
-                raise ProviderError(ErrorKind.STREAM_ERROR,
-                                    f"{self.name}: error in the stream: {redact(str(message), [key], limit=200)}")
+            if not isinstance(chunk, dict):
+                raise ProviderError(ErrorKind.STREAM_ERROR, f"{self.name}: sent a stream chunk that is not "
+                                                            "a JSON object")
             final.model = chunk.get("model") or final.model
             if isinstance(chunk.get("provider"), str):
                 final.upstream = chunk["provider"]
             usage = chunk.get("usage")
             if usage:
-                final.tokens_in = usage.get("prompt_tokens")
-                final.tokens_out = usage.get("completion_tokens")
-                cost = usage.get("cost")
-                final.cost_usd = float(cost) if isinstance(cost, (int, float)) else None
+                final.tokens_in, final.tokens_out, final.cost_usd = usage_numbers(usage)
+            if (found := answer_error(chunk)) is not None:
+                # An error chunk in a 200 stream (OpenRouter, TGI): its code and type say what failed, and
+                # the usage sent so far is what the failed generation cost.
+                raise self._answer_failure(found, key, "error in the stream", ErrorKind.STREAM_ERROR,
+                                           response.headers.get("retry-after"),
+                                           {"prompt_tokens": final.tokens_in, "completion_tokens": final.tokens_out,
+                                            "cost": final.cost_usd})
             for choice in chunk.get("choices") or []:
                 delta = choice.get("delta") or {}
                 text = delta.get("content")

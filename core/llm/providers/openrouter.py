@@ -1,14 +1,23 @@
-"""OpenRouter: the OpenAI-compatible flow plus attribution headers, routing fields and its price list."""
+"""OpenRouter: the OpenAI-compatible flow plus attribution headers, routing fields and its price list.
+
+    openrouter:
+      referer: https://my-console.example      # HTTP-Referer, OpenRouter's name for this app
+      routing: {provider: {sort: price}}        # default routing fields for every request
+
+`HTTP-Referer` is this install's own URL: `referer`, else the Space's URL when hosted (the config's
+`app_url`, from SPACE_HOST / SPACE_ID), else none at all, never a URL every install would share.
+A 403 is a guardrail, moderation or permission block (`ErrorKind.BLOCKED`), not a refused key.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlparse
 
-from core.llm.providers.base import ChatRequest, ModelInfo
+from core.errors import ErrorKind
+from core.llm.providers.base import ChatRequest, ModelInfo, kind_for_status
 from core.llm.providers.openai_compatible import OpenAICompatibleProvider
 
-APP_URL = "https://huggingface.co/spaces"
 APP_TITLE = "Spaces OS"
 # OpenRouter-only body fields passed through from the request or the config.
 ROUTING_FIELDS = ("models", "provider", "route", "plugins", "transforms", "user")
@@ -23,6 +32,7 @@ class OpenRouterProvider(OpenAICompatibleProvider):
     key_prefix = "sk-or-"
     key_shape = r"sk-or-v1-[A-Za-z0-9]{8,}"
     model_shape = r"~?[A-Za-z0-9][\w.\-]*/[A-Za-z0-9][\w.\-+]*(?::[\w.\-]+)?"
+    uses_app_url = True                       # HTTP-Referer: the app's identity on OpenRouter
     model_hint = "an OpenRouter model id such as `openai/gpt-4o-mini` or `meta-llama/llama-3.1-8b-instruct:free`"
     # Hosts people write for OpenRouter that do not serve its API.
     wrong_hosts = frozenset({"api.openrouter.ai", "openrouter.com", "api.openrouter.com"})
@@ -37,9 +47,16 @@ class OpenRouterProvider(OpenAICompatibleProvider):
 
     def headers(self, key: str | None) -> dict[str, str]:
         headers = super().headers(key)
-        headers["HTTP-Referer"] = str(self.config.options.get("referer", APP_URL))
+        referer = self.config.options.get("referer") or self.config.options.get("app_url")
+        if referer:
+            headers["HTTP-Referer"] = str(referer)
         headers["X-OpenRouter-Title"] = str(self.config.options.get("title", APP_TITLE))
         return headers
+
+    def error_kind(self, status: int | None, body: Any = None) -> ErrorKind | None:
+        if status == 403:     # errors-and-debugging: "insufficient permissions, guardrail block, or moderation flag"
+            return ErrorKind.BLOCKED
+        return kind_for_status(status, body)
 
     def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body = super().payload(request, stream)
