@@ -196,15 +196,20 @@ def percentile(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- what counts as a clear error
 
 _ATTEMPT_WORDS = {*PLAIN_WORDS.values(), "skipped: cooling down after recent failures"}
-_ATTEMPT_LINE = re.compile(r"^- \S+ / .+ with (byok|shared|demo) key: (?P<words>[^()—]+?)( \(HTTP \d{3}\))?"
-                           r"( — (?P<detail>.+))?$")
+_ATTEMPT_LINE = re.compile(r"^- (\d+ × )?\S+ / .+? with (byok|shared|demo) key: (?P<rest>.+)\.$")
+
+
+def _known_words(rest: str) -> bool:
+    """`timed out`, `timed out (HTTP 504)` or `timed out: the provider's own words`, for a known phrase."""
+    return any(rest == w or rest.startswith((w + " (HTTP ", w + ": ")) for w in _ATTEMPT_WORDS)
 
 
 def plain_words(message: str, sentinels: tuple[str, ...] = ()) -> bool:
     """Is this the text of an AllProvidersFailed or a StreamInterrupted, in plain words and without a key?
 
-    AllProvidersFailed: a sentence, one line per attempt (`- provider / model with byok key: timed out
-    (HTTP 504) — the provider's own words`), then `What to do: …`. StreamInterrupted: says the partial text is kept."""
+    AllProvidersFailed: a sentence, one line per attempt (`- 2 × provider / model with byok key: timed out
+    (HTTP 504): the provider's own words.`), then `What to do: …`. StreamInterrupted: says the partial text is
+    kept."""
     if not message or not message.strip() or "Traceback" in message:
         return False
     if any(s and s in message for s in sentinels):
@@ -215,10 +220,10 @@ def plain_words(message: str, sentinels: tuple[str, ...] = ()) -> bool:
     if not first.strip() or first.startswith("- "):
         return False
     for line in rest:
-        if line.startswith("What to do: "):
+        if not line.strip() or line.startswith("What to do: "):
             continue
         match = _ATTEMPT_LINE.match(line)
-        if not match or match["words"] not in _ATTEMPT_WORDS:
+        if not match or not _known_words(match["rest"]):
             return False
     return True
 
