@@ -391,7 +391,7 @@ def test_invalid_name_shows_the_rule_and_sends_nothing(hub):
 def test_payment_required_on_create_names_the_paid_plan(hub):
     hub.set_plan("alice", "free")
     at = create(open_page(tab="My Spaces"), "gpu-app", sdk="gradio")
-    assert "A paid plan (PRO/Team/Enterprise) is required" in errors(at) and "static" in errors(at)
+    assert "creating one needs a paid plan: PRO for a personal account" in errors(at) and "static" in errors(at)
     assert "gpu-app" not in str(hub.spaces)
 
 

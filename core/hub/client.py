@@ -32,7 +32,8 @@ import httpx2
 from huggingface_hub import HfApi
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from core.hub.errors import HubActionError, HubErrorKind, to_hub_error
+from core.hub import transport
+from core.hub.errors import HubActionError, HubErrorKind, Paywall, to_hub_error
 from core.hub.names import RepoKind, hub_page_url, validate_repo_id
 from core.llm.keys import mask
 from core.llm.providers.huggingface import HuggingFaceProvider
@@ -45,6 +46,9 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 50
 DEFAULT_TIMEOUT = 10.0
+# The Hub's paper search answers at most this many papers, whatever `limit` asks (hf-mcp-server
+# `PAPER_SEARCH_LIMIT`, see tests/replay/hub): pages beyond it cannot be served.
+PAPER_SEARCH_CAP = 120
 
 SPACE_SDKS = ("gradio", "docker", "static")
 # UI sort names → the Hub's query values.
@@ -246,22 +250,30 @@ class HubClient:
         return hub_page_url(self.endpoint, repo_id, kind=kind)
 
     def error(self, exc: BaseException, *, action: str, repo_id: str | None = None, kind: RepoKind = "space",
-              secrets: Sequence[str | None] = (), new_repo_id: str | None = None) -> HubActionError:
+              secrets: Sequence[str | None] = (), new_repo_id: str | None = None,
+              paywall: Paywall | None = None) -> HubActionError:
         return to_hub_error(exc, endpoint=self.endpoint, action=action, repo_id=repo_id,
                             repo_label=_KIND_LABEL[kind], token=self._token, secrets=secrets,
-                            new_repo_id=new_repo_id)
+                            new_repo_id=new_repo_id, paywall=paywall)
 
     @contextmanager
     def calling(self, action: str, *, repo_id: str | None = None, kind: RepoKind = "space",
-                secrets: Sequence[str | None] = (), new_repo_id: str | None = None) -> Iterator[None]:
-        """Run Hub calls; turn any failure into a redacted `HubActionError` with no chained original."""
+                secrets: Sequence[str | None] = (), new_repo_id: str | None = None,
+                paywall: Paywall | None = None, bounded: bool = True) -> Iterator[None]:
+        """Run Hub calls; turn any failure into a redacted `HubActionError` with no chained original.
+
+        Each request sent inside waits at most `self.timeout` s for the Hub (connect, each read), unless
+        its caller set its own timeout; `bounded=False` leaves that to the caller (a log stream). A 402 is
+        worded for `paywall`."""
+        transport.install()   # the bound lives in the Hub client; idempotent
         try:
-            yield
+            with transport.call_timeout(self.timeout if bounded else None):
+                yield
         except HubActionError:
             raise
         except (httpx2.HTTPError, httpx2.InvalidURL, OSError, TimeoutError, ValueError) as exc:
             raise self.error(exc, action=action, repo_id=repo_id, kind=kind, secrets=secrets,
-                             new_repo_id=new_repo_id) from None
+                             new_repo_id=new_repo_id, paywall=paywall) from None
 
     def whoami(self) -> str:
         """The user name behind the token; refuses before sending when there is no token."""
@@ -310,15 +322,20 @@ class HubClient:
         return self._listing("datasets", "/api/datasets", params, page, limit, self._dataset_row)
 
     def search_papers(self, query: str, *, page: int = 1, limit: int = DEFAULT_PAGE_SIZE) -> SearchPage:
+        """Papers by text; the Hub answers at most `PAPER_SEARCH_CAP` of them, so no page lies beyond."""
         page, limit = _check_paging(page, limit)
         query = _check_query(query, required=True)
+        if (page - 1) * limit >= PAPER_SEARCH_CAP:
+            raise HubActionError(HubErrorKind.INVALID_INPUT, f"The Hub returns at most {PAPER_SEARCH_CAP} papers "
+                                 "per search, so there is no such page.", "Narrow the search text instead.")
+        wanted = min(page * limit + 1, PAPER_SEARCH_CAP)
 
         def fetch() -> list[dict]:
             with self.calling("search papers"):
-                papers = list(self.api().list_papers(query=query, limit=page * limit + 1))
-            return [self._paper_row(p) for p in papers]
+                papers = list(self.api().list_papers(query=query, limit=wanted))
+            return [self._paper_row(p) for p in papers[:wanted]]
 
-        return self._cached("papers", {"q": query, "upto": page * limit + 1}, page, limit, fetch)
+        return self._cached("papers", {"q": query, "upto": wanted}, page, limit, fetch)
 
     def search_docs(self, query: str, *, product: str | None = None, page: int = 1,
                     limit: int = DEFAULT_PAGE_SIZE) -> SearchPage:

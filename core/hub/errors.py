@@ -10,6 +10,7 @@ redacted of the token and of other secrets before it is kept.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import time
@@ -18,6 +19,7 @@ from enum import StrEnum
 
 import httpx2
 from huggingface_hub.errors import (
+    BadRequestError,
     GatedRepoError,
     HfHubHTTPError,
     LocalTokenNotFoundError,
@@ -77,6 +79,47 @@ HUB_WHAT_TO_DO = {
 }
 
 
+class Paywall(StrEnum):
+    """What a 402 is about, named by the call site: each is worded on its own (hub-docs, see `PAYWALL_WORDS`)."""
+
+    SPACE_COMPUTE = "space_compute"      # creating / duplicating a Gradio or Docker Space
+    ZERO_GPU = "zero_gpu"                # hosting one more Space on ZeroGPU
+    HARDWARE = "hardware"                # upgraded hardware, billed by the minute
+    PRIVATE_STORAGE = "private_storage"  # files pushed beyond the account's private storage
+
+
+# The 402 words per paywall: (message, hint). `{endpoint}` is the Hub's address. Facts from hub-docs
+# (docs/hub/spaces-overview.md, spaces-zerogpu.md, billing.md, storage-limits.md; see tests/replay/hub).
+PAYWALL_WORDS: dict[Paywall | None, tuple[str, str]] = {
+    Paywall.SPACE_COMPUTE: (
+        "Gradio and Docker Spaces run on compute, and creating one needs a paid plan: PRO for a personal account, "
+        "Team or Enterprise for an organization. Static Spaces are free.",
+        "Pick the static SDK, or upgrade at {endpoint}/pricing. A free personal account can still host up to 2 "
+        "Gradio Spaces on ZeroGPU."),
+    Paywall.ZERO_GPU: (
+        "No more ZeroGPU Spaces can be hosted on this account: a free personal account hosts up to 2, PRO up to 10, "
+        "and an organization needs a Team or Enterprise plan.",
+        "Move one of the ZeroGPU Spaces to other hardware, or upgrade at {endpoint}/pricing."),
+    Paywall.HARDWARE: (
+        "Upgraded hardware is billed by the minute, and the account has no way to pay for it: compute is paid by "
+        "credit card, separately from any subscription.",
+        "Add a credit card in the billing settings ({endpoint}/settings/billing), or keep the free cpu-basic "
+        "hardware."),
+    Paywall.PRIVATE_STORAGE: (
+        "The account's private storage is full (100 GB on a free account; PRO, Team and Enterprise include 1 TB and "
+        "bill more by the TB).",
+        "Make the Space public, delete large files, or upgrade the storage plan at {endpoint}/pricing."),
+    None: (
+        "The Hub asks for payment (a paid plan or a payment method) before it can {action}.",
+        "See the account's billing settings at {endpoint}/settings/billing."),
+}
+
+
+class HubCallTimeout(TimeoutError):
+    """A Hub request outlived the bound of its call (`core.hub.transport.call_timeout`). Not an httpx2
+    timeout on purpose: huggingface_hub's `http_backoff` (preupload, commit) retries those, with sleeps."""
+
+
 class HubActionError(HubError):
     """One failed Hub action, normalised and redacted. `str(error)` is safe to show a user.
 
@@ -111,12 +154,13 @@ def redact_secrets(text: str | None, secrets: Iterable[str | None] = ()) -> str:
 
 def to_hub_error(exc: BaseException, *, endpoint: str, action: str, repo_id: str | None = None,
                  repo_label: str = "Space", token: str | None = None, secrets: Iterable[str | None] = (),
-                 new_repo_id: str | None = None) -> HubActionError:
+                 new_repo_id: str | None = None, paywall: Paywall | None = None) -> HubActionError:
     """Translate any failure of a Hub call into a `HubActionError`.
 
     `action` is a short verb phrase ("create the Space"), `repo_id` what it acted on, `repo_label` its
     kind in words ("Space", "Model"); `token` and `secrets` are redacted from anything the server said.
     `new_repo_id` is the id an action tries to claim (create, duplicate): a 409 then means it is taken.
+    `paywall` says what a 402 would be about for this action (None: a plain "payment required").
     """
     if isinstance(exc, HubActionError):
         return exc
@@ -128,13 +172,13 @@ def to_hub_error(exc: BaseException, *, endpoint: str, action: str, repo_id: str
                               "Nothing was sent to the Hub.")
     if isinstance(exc, HfHubHTTPError):
         return _from_http_error(exc, endpoint=endpoint, action=action, what=what, new_repo_id=new_repo_id,
-                                settings=settings, token=token, hidden=hidden)
+                                settings=settings, token=token, hidden=hidden, paywall=paywall)
     if isinstance(exc, LocalTokenNotFoundError):
         return _auth_missing(action, settings)
     if isinstance(exc, OfflineModeIsEnabled):
         return HubActionError(HubErrorKind.UNAVAILABLE, "The Hub can't be reached: offline mode is on.",
                               "Unset HF_HUB_OFFLINE to talk to the Hub.")
-    if isinstance(exc, httpx2.TimeoutException):
+    if isinstance(exc, (httpx2.TimeoutException, HubCallTimeout)):
         return HubActionError(HubErrorKind.TIMEOUT, f"The Hugging Face Hub did not answer in time, so we could "
                               f"not {action}.", "Try again in a moment.")
     if isinstance(exc, (httpx2.TransportError, ConnectionError)):
@@ -146,6 +190,8 @@ def to_hub_error(exc: BaseException, *, endpoint: str, action: str, repo_id: str
     if isinstance(exc, json.JSONDecodeError):
         return HubActionError(HubErrorKind.UNAVAILABLE, f"The Hub answered with something unexpected, so we "
                               f"could not {action}.", "Try again shortly.")
+    if isinstance(exc, ValueError) and isinstance(exc.__cause__, BadRequestError):
+        return _metadata_refused(exc, exc.__cause__, action=action, hidden=hidden)
     if isinstance(exc, ValueError):
         return HubActionError(HubErrorKind.INVALID_INPUT, redact_secrets(str(exc), hidden),
                               "Nothing was sent to the Hub.")
@@ -154,9 +200,13 @@ def to_hub_error(exc: BaseException, *, endpoint: str, action: str, repo_id: str
 
 
 def _from_http_error(exc: HfHubHTTPError, *, endpoint: str, action: str, what: str | None,
-                     new_repo_id: str | None,
-                     settings: str, token: str | None, hidden: list[str | None]) -> HubActionError:
+                     new_repo_id: str | None, settings: str, token: str | None, hidden: list[str | None],
+                     paywall: Paywall | None = None) -> HubActionError:
     status = exc.response.status_code if exc.response is not None else None
+    if status == 401 and not token:
+        # Over https huggingface_hub turns an anonymous 401 on /api/{models,datasets,spaces}/… into
+        # RepositoryNotFoundError; the Hub answers so for private, gated and missing repos alike.
+        return _sign_in(action, what, settings, status=status)
     if isinstance(exc, GatedRepoError):  # a subclass of RepositoryNotFoundError, but the repo exists
         return HubActionError(HubErrorKind.FORBIDDEN, f"{what or 'This repo'} is gated: access must be granted "
                               "first.", "Request access on its Hub page, then use a token of that account.",
@@ -179,9 +229,12 @@ def _from_http_error(exc: HfHubHTTPError, *, endpoint: str, action: str, what: s
                               "(it needs write access to this namespace).",
                               f"Create a token with write access at {settings}.", status=status)
     if status == 402:
-        return HubActionError(HubErrorKind.PAYMENT, "A paid plan (PRO/Team/Enterprise) is required to create "
-                              "Gradio or Docker Spaces; static Spaces are free.",
-                              f"Pick the static SDK, or upgrade at {endpoint.rstrip('/')}/pricing.", status=status)
+        message, hint = PAYWALL_WORDS[paywall]
+        said = _server_words(exc, hidden)
+        base = endpoint.rstrip("/")
+        return HubActionError(HubErrorKind.PAYMENT, message.format(action=action, endpoint=base)
+                              + (f" The Hub said: {said}" if said else ""),
+                              hint.format(action=action, endpoint=base), status=status)
     if status == 409 and new_repo_id:
         return HubActionError(HubErrorKind.NAME_TAKEN, f"The name '{new_repo_id}' is already taken, so we "
                               f"could not {action}.",
@@ -198,6 +251,29 @@ def _from_http_error(exc: HfHubHTTPError, *, endpoint: str, action: str, what: s
     said = _server_words(exc, hidden)
     return HubActionError(HubErrorKind.BAD_REQUEST, f"The Hub refused to {action} (HTTP {status})"
                           + (f": {said}" if said else "."), "Check the values and try again.", status=status)
+
+
+def _sign_in(action: str, what: str | None, settings: str, *, status: int | None) -> HubActionError:
+    about = (f"{what} is private, gated or missing, and the Hub only tells which to a signed-in user"
+             if what else "the Hub answers this only to a signed-in user")
+    return HubActionError(HubErrorKind.AUTH, f"Sign in: this needs a token ({about}), so we could not {action}.",
+                          f"Create a token at {settings} and enter it in the sidebar.", status=status)
+
+
+def _metadata_refused(exc: ValueError, cause: BadRequestError, *, action: str,
+                      hidden: list[str | None]) -> HubActionError:
+    """huggingface_hub's `ValueError("Invalid metadata in README.md.\n- …")` raised from the Hub's
+    `validate-yaml` 400: the Hub refused the front matter, and its own messages say why."""
+    said: list[str] = []
+    with contextlib.suppress(ValueError, AttributeError):   # not JSON, or not the documented shape
+        said = [str(e.get("message")) for e in cause.response.json().get("errors", []) if isinstance(e, dict)]
+    if not said:
+        said = [line.lstrip("- ") for line in str(exc).splitlines()[1:] if line.strip()]
+    words = " ".join(redact_secrets("; ".join(said), hidden).split())[:300]
+    return HubActionError(HubErrorKind.BAD_REQUEST, "The Hub refused the README.md front matter, so we could not "
+                          f"{action}" + (f": {words}" if words else "."),
+                          "Fix README.md's front matter (see the Spaces configuration reference) and push again.",
+                          status=cause.response.status_code if cause.response is not None else 400)
 
 
 def _auth_missing(action: str, settings: str, *, status: int | None = None) -> HubActionError:

@@ -13,6 +13,7 @@ every change to a Space (plus waits and refused deletions) through the injected 
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -20,12 +21,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, SpaceHardware
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, parse_datetime
 
-from core.hub.client import HubClient, jsonable
-from core.hub.errors import HubActionError, HubErrorKind, redact_secrets
+from core.hub.client import LIBRARY_NAME, HubClient, jsonable
+from core.hub.errors import HubActionError, HubErrorKind, Paywall, redact_secrets
 from core.hub.names import validate_repo_id, validate_repo_name
 from core.llm.keys import session_hash
 
@@ -36,6 +40,11 @@ SDK_CHOICES = {"docker-streamlit": "docker", "gradio": "gradio", "static": "stat
 HARDWARE_CHOICES = tuple(h.value for h in SpaceHardware)
 INTERMEDIATE_STAGES = frozenset({"BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"})
 ERROR_STAGES = frozenset({"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE"})
+# Not running, not broken: a visit wakes a SLEEPING Space (free hardware after its sleep time); a restart
+# brings back a PAUSED or STOPPED one. SLEEPING is a Hub stage huggingface_hub's `SpaceStage` lacks.
+ASLEEP_STAGES = frozenset({"SLEEPING", "PAUSED", "STOPPED"})
+LOGS_LIMIT = 10.0          # s: the most `logs(follow=False)` takes, however the stream behaves
+LOGS_SILENCE = 5.0         # s: a silent log stream is drained (huggingface_hub's no-follow read timeout)
 MAX_FILES_PER_COMMIT = 200
 MAX_DETAIL = 300
 STREAMLIT_PORT = 8501
@@ -80,6 +89,11 @@ class SpaceState:
     @property
     def is_error(self) -> bool:
         return self.stage in ERROR_STAGES
+
+    @property
+    def is_asleep(self) -> bool:
+        """Sleeping, paused or stopped: settled and not an error, but not serving either."""
+        return self.stage in ASLEEP_STAGES
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(self)
@@ -143,7 +157,8 @@ class SpaceManager:
     """
 
     def __init__(self, hub: HubClient | str, token: str | None = None, *, store: SpaceActionRecorder | None = None,
-                 session: str | None = None, max_upload_bytes: int | None = None):
+                 session: str | None = None, max_upload_bytes: int | None = None,
+                 logs_limit: float = LOGS_LIMIT):
         if isinstance(hub, HubClient):
             if token is not None:
                 raise ValueError("Pass the token to the HubClient, not to SpaceManager.")
@@ -153,6 +168,7 @@ class SpaceManager:
         self.store = store
         self.session = session
         self.max_upload_bytes = max_upload_bytes      # per push, all files together; None: no limit (local)
+        self.logs_limit = logs_limit                  # s, the most one `logs(follow=False)` takes
         self._owner: str | None = None
 
     # ----- reads (not recorded)
@@ -174,18 +190,22 @@ class SpaceManager:
         with self.hub.calling("read the Space runtime", repo_id=space_id):
             return self._state(space_id, self.hub.api().get_space_runtime(space_id))
 
-    def logs(self, space_id: str, *, build: bool = False, follow: bool = False) -> Iterator[str]:
+    def logs(self, space_id: str, *, build: bool = False, follow: bool = False,
+             limit: float | None = None) -> Iterator[str]:
         """Build or run log lines as they come; key-shaped text in them is masked.
 
-        With `follow=False` it drains what the Hub has buffered and ends; with `follow=True` it keeps
-        streaming until the Hub closes the stream (stop iterating to stop).
+        With `follow=False` it drains what the Hub has buffered and ends within about `limit` seconds
+        (default `self.logs_limit`), even on a stream that stays open silent or sends only keep-alives;
+        with `follow=True` it keeps streaming until the Hub closes the stream (stop iterating to stop).
         """
         space_id = self._checked_id(space_id)  # checked now, not at the first `next()`
         what = "read the build logs of the Space" if build else "read the logs of the Space"
+        budget = self.logs_limit if limit is None else limit
 
         def lines() -> Iterator[str]:
-            with self.hub.calling(what, repo_id=space_id):
-                stream = self.hub.api().fetch_space_logs(space_id, build=build, follow=follow)
+            with self.hub.calling(what, repo_id=space_id, bounded=False):
+                stream = (self.hub.api().fetch_space_logs(space_id, build=build, follow=True) if follow
+                          else self._drain_logs(space_id, build=build, budget=budget))
                 try:
                     for line in stream:
                         yield redact_secrets(line, [self.hub.token])
@@ -221,7 +241,8 @@ class SpaceManager:
             hardware = _choice("hardware", hardware, HARDWARE_CHOICES) if hardware else None
             space_id = self._new_id(name)
             done.space_id = space_id
-            with self.hub.calling(_ACTION_WORDS["create"], repo_id=space_id, new_repo_id=space_id):
+            with self.hub.calling(_ACTION_WORDS["create"], repo_id=space_id, new_repo_id=space_id,
+                                  paywall=_create_paywall(SDK_CHOICES[sdk], hardware)):
                 self.hub.api().create_repo(space_id, repo_type="space", space_sdk=SDK_CHOICES[sdk],
                                            private=private, space_hardware=hardware)
             done.detail = (f"created {sdk} Space, {'private' if private else 'public'}"
@@ -252,7 +273,7 @@ class SpaceManager:
                 CommitOperationAdd(path_in_repo=path, path_or_fileobj=content)
                 for path, content in zip(paths, contents, strict=True)]
             operations += [CommitOperationDelete(path_in_repo=path) for path in removed]
-            with self.hub.calling(_ACTION_WORDS["push"], repo_id=space_id):
+            with self.hub.calling(_ACTION_WORDS["push"], repo_id=space_id, paywall=Paywall.PRIVATE_STORAGE):
                 info = self.hub.api().create_commit(space_id, operations, commit_message=message,
                                                     repo_type="space")
             done.detail = _listed("pushed", paths) + (_listed("; deleted", removed) if removed else "")
@@ -304,7 +325,8 @@ class SpaceManager:
     def request_hardware(self, space_id: str, hardware: str, *, sleep_time: int | None = None) -> SpaceState:
         with self._action("hardware", space_id) as done:
             hardware = _choice("hardware", hardware, HARDWARE_CHOICES)
-            with self.hub.calling(_ACTION_WORDS["hardware"], repo_id=done.space_id):
+            with self.hub.calling(_ACTION_WORDS["hardware"], repo_id=done.space_id,
+                                  paywall=_hardware_paywall(hardware)):
                 runtime = self.hub.api().request_space_hardware(done.space_id, hardware, sleep_time=sleep_time)
             done.detail = f"requested {hardware}" + (f", sleep after {sleep_time} s" if sleep_time else "")
         return self._state(done.space_id, runtime)
@@ -352,7 +374,8 @@ class SpaceManager:
             hardware = _choice("hardware", hardware, HARDWARE_CHOICES) if hardware else None
             to_id = self._new_id(to_name)
             done.space_id = to_id
-            with self.hub.calling(_ACTION_WORDS["duplicate"], repo_id=from_id, new_repo_id=to_id):
+            with self.hub.calling(_ACTION_WORDS["duplicate"], repo_id=from_id, new_repo_id=to_id,
+                                  paywall=_create_paywall(None, hardware)):
                 self.hub.api().duplicate_repo(from_id, to_id, repo_type="space", private=private,
                                               space_hardware=hardware)
             done.detail = f"duplicated from {from_id}, {'private' if private else 'public'}"
@@ -370,6 +393,33 @@ class SpaceManager:
             done.detail = "deleted"
 
     # ----- internals
+
+    def _drain_logs(self, space_id: str, *, build: bool, budget: float) -> Iterator[str]:
+        """The buffered log lines, read from the Hub's SSE stream until it is drained, its lines pass the
+        server's `Date` + 1 s, or `budget` seconds have gone: whichever comes first. huggingface_hub's own
+        no-follow read waits out each 5 s of silence and never ends while keep-alives keep coming."""
+        deadline = time.monotonic() + budget
+        url = f"{self.hub.endpoint}/api/spaces/{space_id}/logs/{'build' if build else 'run'}"
+        timeout = httpx2.Timeout(self.hub.timeout, read=max(0.05, min(LOGS_SILENCE, budget)))
+        headers = build_hf_headers(token=self.hub.token or False, library_name=LIBRARY_NAME)
+        with get_session().stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code != 200:
+                response.read()
+                hf_raise_for_status(response)
+            replay_end = _date_header(response)
+            try:
+                for line in response.iter_lines():
+                    if time.monotonic() >= deadline:
+                        return
+                    if not line.startswith("data: {"):
+                        continue  # keep-alives and blank lines
+                    event = json.loads(line[len("data: "):])
+                    stamp = event.get("timestamp")
+                    if replay_end is not None and stamp and parse_datetime(stamp) > replay_end:
+                        return
+                    yield str(event.get("data", ""))
+            except httpx2.ReadTimeout:
+                return  # silence: what was buffered has been read
 
     def _check_upload_size(self, paths: Sequence[str], contents: Sequence[bytes]) -> None:
         """Refuse a push larger than `max_upload_bytes` (all files together) before anything is sent."""
@@ -487,6 +537,27 @@ def streamlit_template_files(title: str = "Streamlit app") -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- pure helpers
+
+
+def _create_paywall(sdk: str | None, hardware: str | None) -> Paywall | None:
+    """What a 402 on create/duplicate is about: ZeroGPU hosting, else the paid plan for compute Spaces."""
+    if hardware == "zero-a10g":
+        return Paywall.ZERO_GPU
+    return None if sdk == "static" else Paywall.SPACE_COMPUTE
+
+
+def _hardware_paywall(hardware: str) -> Paywall | None:
+    if hardware == "zero-a10g":
+        return Paywall.ZERO_GPU
+    return None if hardware == "cpu-basic" else Paywall.HARDWARE
+
+
+def _date_header(response: httpx2.Response) -> datetime | None:
+    """The server's `Date` + 1 s (its resolution): log lines stamped later were written after we asked."""
+    try:
+        return email.utils.parsedate_to_datetime(response.headers["date"]) + timedelta(seconds=1)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _choice(what: str, value: Any, allowed: Sequence[str]) -> str:

@@ -15,13 +15,19 @@ The client built here:
 - follows a redirect only to the origin (scheme, host, port) of the request that got it, e.g. a renamed
   repo; any other raises `HubActionError` (kind UNAVAILABLE, with the 3xx status) before anything is sent
   there. A call made with `follow_redirects=False` gets its 3xx as before;
-- keeps huggingface_hub's own request hook (`hf_request_event_hook`: offline mode, request ids).
+- keeps huggingface_hub's own request hook (`hf_request_event_hook`: offline mode, request ids);
+- bounds every request sent inside `call_timeout(seconds)` that has no timeout of its own: most `HfApi`
+  methods (whoami, semantic search, papers, runtime, create, commit, restart…) take none, and the shared
+  client's default is none, so a stalled Hub would block them for ever. A request that times out there
+  raises `HubCallTimeout` at once, which huggingface_hub's backoff does not retry.
 Nothing async calls the Hub, so the async factory is left as is.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from http.cookiejar import Cookie, CookieJar
 from typing import Any
@@ -30,13 +36,29 @@ import httpx2
 from huggingface_hub.utils import get_session, set_client_factory
 from huggingface_hub.utils._http import hf_request_event_hook  # not re-exported
 
-from core.hub.errors import HubActionError, HubErrorKind
+from core.hub.errors import HubActionError, HubCallTimeout, HubErrorKind
 from core.llm.keys import redact
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Whether the request being sent follows redirects: a caller that reads the 3xx itself keeps it.
 _FOLLOWING: ContextVar[bool] = ContextVar("hub_request_follows_redirects", default=False)
 _INSTALL_LOCK = threading.Lock()
+# Seconds a request sent in this context may take per connect/read/write when its caller set no timeout.
+_CALL_TIMEOUT: ContextVar[float | None] = ContextVar("hub_call_timeout", default=None)
+
+
+@contextmanager
+def call_timeout(seconds: float | None) -> Iterator[None]:
+    """Bound the Hub requests sent inside the block (by this thread) that carry no timeout of their own.
+
+    >>> with call_timeout(10.0):
+    ...     pass   # HfApi(...).whoami() here raises httpx2.TimeoutException after 10 s of silence
+    """
+    mark = _CALL_TIMEOUT.set(seconds)
+    try:
+        yield
+    finally:
+        _CALL_TIMEOUT.reset(mark)
 
 
 class _NoCookieJar(CookieJar):
@@ -55,11 +77,24 @@ class HubHttpClient(httpx2.Client):
     def send(self, request: httpx2.Request, *, follow_redirects: Any = httpx2.USE_CLIENT_DEFAULT,
              **kwargs: Any) -> httpx2.Response:
         follows = self.follow_redirects if follow_redirects is httpx2.USE_CLIENT_DEFAULT else bool(follow_redirects)
+        bound = _CALL_TIMEOUT.get()
+        if bound is not None and _unbounded(request.extensions.get("timeout")):
+            request.extensions["timeout"] = httpx2.Timeout(bound).as_dict()
         mark = _FOLLOWING.set(follows)
         try:
             return super().send(request, follow_redirects=follow_redirects, **kwargs)
+        except httpx2.TimeoutException as exc:
+            if bound is None:
+                raise
+            # Leave the call now: huggingface_hub would retry an httpx2 timeout five times, with sleeps.
+            raise HubCallTimeout(f"The Hub did not answer within {bound:g} s.") from exc
         finally:
             _FOLLOWING.reset(mark)
+
+
+def _unbounded(timeout: object) -> bool:
+    """True when a request's timeout extension (a dict of connect/read/write/pool) bounds nothing."""
+    return not isinstance(timeout, dict) or all(value is None for value in timeout.values())
 
 
 def refuse_cross_origin_redirect(response: httpx2.Response) -> None:
