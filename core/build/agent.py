@@ -725,8 +725,19 @@ def _front_matter_problems(readme: str, sdk: str, files: Mapping[str, str]) -> l
     for key in ("colorFrom", "colorTo"):
         if key in meta and meta[key] not in SPACE_COLORS:
             problems.append(f"README.md front matter {key} must be one of {', '.join(SPACE_COLORS)}")
-    if len(str(meta.get("short_description") or "")) > 60:
+    # The Hub counts JavaScript string length (UTF-16 units): "length must be less than or equal to 60".
+    if len(str(meta.get("short_description") or "").encode("utf-16-le")) // 2 > 60:
         problems.append("README.md front matter short_description is longer than 60 characters")
+    import unicodedata  # here, to keep this check in one place
+
+    # Spaces config reference: "emoji-only character allowed". Emoji are symbols (So), with their joiners,
+    # variation selectors, skin-tone modifiers, keycaps and tag characters (Cf, Mn, Sk, Me).
+    emoji = meta.get("emoji")
+    if isinstance(emoji, str):
+        emoji = re.sub(r"[0-9#*]\ufe0f?\u20e3", "\u20e3", emoji)   # keycaps (1️⃣) start with an ASCII character
+    if "emoji" in meta and (not isinstance(emoji, str) or not emoji.strip() or any(
+            unicodedata.category(c) not in ("So", "Sk", "Mn", "Me", "Cf") for c in emoji)):
+        problems.append("README.md front matter emoji must be emoji only (e.g. 🚀), no letters or other text")
     if "title" in meta and not isinstance(meta["title"], str | int | float):
         problems.append("README.md front matter title must be text")
     return problems
