@@ -21,7 +21,14 @@ What it serves (bodies shaped like the real Hub, see shared/reference/huggingfac
 
 Auth: a bearer token must be registered with `add_token`; unknown tokens get 401, "read" tokens get 403 on
 writes, writes to another user's namespace get 403, private repos are 404 (`X-Error-Code: RepoNotFound`)
-to others. A user on the "free" plan (`set_plan`) gets 402 when creating Gradio or Docker Spaces.
+to other signed-in users and 401 to anonymous requests, as on the real Hub (huggingface_hub then reads that
+401 as "repo not found" over https: `FakeHub(tls=(cert, key))` serves https to reproduce it). A user on the
+"free" plan (`set_plan`) gets 402 when creating Gradio or Docker Spaces and when asking for paid hardware.
+
+Shapes follow the recorded traffic in tests/replay/hub (huggingface_hub cassettes, hf-mcp-server fixtures,
+huggingface.js types): keyword search matches the repo id only; semantic-search hits carry `shortDescription`
+and no `tags`; a static Space's runtime has null hardware and no `gcTimeout`; `SLEEPING` is a stage; preupload
+answers carry `commitOid`; delete answers the text `OK`; paper search answers at most `PAPER_SEARCH_CAP`.
 Runtime stages: each `GET …/runtime` returns `space.stages[0]` and then drops it while more remain, so
 `stages=["BUILDING", "BUILDING", "RUNNING"]` moves over polls; a commit sets `after_commit_stages`.
 """
@@ -32,6 +39,7 @@ import base64
 import hashlib
 import json
 import re
+import ssl
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,8 +47,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+import yaml
+
 REPO = r"(?P<id>[^/]+/[^/]+)"
 BASE_TIME = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+PAPER_SEARCH_CAP = 120   # the Hub's paper search answers at most this many (hf-mcp-server PAPER_SEARCH_LIMIT)
+ANONYMOUS_401 = "Invalid username or password."   # not "Invalid credentials…": that one means a bad token
+# The Hub's validate-yaml words, as quoted in qdonnars/ohmywind#160 (see tests/replay/hub/SOURCES.json).
+SHORT_DESCRIPTION_TOO_LONG = '"short_description" length must be less than or equal to 60 characters long'
 
 
 # --------------------------------------------------------------------------- records and state
@@ -105,7 +119,8 @@ class FakeSpace:
     commits: list[dict] = field(default_factory=list)           # {"summary", "description", "files", "deleted"}
     error_message: str | None = None
     category: str = "Other"
-    description: str = ""
+    description: str = ""            # the AI summary (`ai_short_description`)
+    short_description: str = ""      # the card's `short_description` (`shortDescription`)
     created_at: datetime = BASE_TIME
     last_modified: datetime = BASE_TIME
 
@@ -122,6 +137,9 @@ class FakeSpace:
         return hashlib.sha1(repr((self.id, len(self.commits))).encode()).hexdigest()
 
     def runtime(self) -> dict:
+        if self.sdk == "static":   # recorded: no hardware, no sleep time, no dev mode
+            return {"stage": self.stage, "hardware": {"current": None, "requested": None}, "storage": None,
+                    "replicas": {"requested": 1, "current": 1}}
         running = self.stage in ("RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING")
         host = self.id.replace("/", "-").replace("_", "-").lower()
         body = {"stage": self.stage, "hardware": {"current": self.hardware if running else None,
@@ -168,8 +186,9 @@ class FakeDataset:
 class FakeHub:
     """See the module docstring. All state is guarded by one lock; handlers run in server threads."""
 
-    def __init__(self, *, page_size: int = 1000) -> None:
+    def __init__(self, *, page_size: int = 1000, tls: tuple[str, str] | None = None) -> None:
         self._default_page_size = page_size
+        self._tls = tls   # (certificate, key) files: serve https
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -179,6 +198,7 @@ class FakeHub:
 
     def start(self) -> FakeHub:
         hub = self
+        tls = self._tls
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -197,6 +217,10 @@ class FakeHub:
                 hub._handle(self, "DELETE")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-hub", daemon=True)
@@ -218,7 +242,7 @@ class FakeHub:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake Hub first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def router_url(self) -> str:
@@ -372,7 +396,7 @@ class FakeHub:
             return None
         space = self.spaces.get(space_id)
         if space is None or (space.private and who[0] != space.owner):
-            _send_not_found(h, space_id)
+            _send_not_found(h, space_id, anonymous=who[1] == "anonymous")
             return None
         return space
 
@@ -414,7 +438,7 @@ class FakeHub:
             return
         model = self.models.get(id)
         if model is None or (model.private and id.split("/")[0] != who[0]):
-            _send_not_found(h, id)
+            _send_not_found(h, id, anonymous=who[1] == "anonymous")
             return
         body = _model_json(model)
         expand = r.query.get("expand")
@@ -431,11 +455,11 @@ class FakeHub:
         self._send_page(h, r, [_dataset_json(d) for d in items], _LIST_DATASET_FIELDS)
 
     def dataset_info(self, h, r, id: str) -> None:
-        if self._user(h, r, required=False) is None:
+        if (who := self._user(h, r, required=False)) is None:
             return
         dataset = self.datasets.get(id)
-        if dataset is None or dataset.private:
-            _send_not_found(h, id)
+        if dataset is None or (dataset.private and id.split("/")[0] != who[0]):
+            _send_not_found(h, id, anonymous=who[1] == "anonymous")
             return
         _send_json(h, 200, _expanded(_dataset_json(dataset), r.query.get("expand")))
 
@@ -443,7 +467,7 @@ class FakeHub:
         if (who := self._user(h, r, required=False)) is None:
             return
         items = [s for s in self.spaces.values() if not s.private or s.owner == who[0]]
-        items = _text_filter(items, r.query, lambda s: f"{s.id} {s.title or ''}")
+        items = _text_filter(items, r.query, lambda s: s.id)   # the Hub matches the repo id, not the title
         for value in r.query.get("filter", []):
             items = [s for s in items if value == s.sdk]
         self._send_page(h, r, [self._space_json(s) for s in items], _LIST_SPACE_FIELDS)
@@ -465,18 +489,20 @@ class FakeHub:
                 continue
             if s.stage != "RUNNING" and r.param("includeNonRunning") is None:
                 continue
-            found.append({"id": s.id, "author": s.owner, "title": s.title or s.id.split("/")[1], "emoji": s.emoji,
-                          "sdk": s.sdk, "likes": s.likes, "private": False, "tags": [s.sdk],
-                          "runtime": s.runtime(), "ai_short_description": s.description,
-                          "ai_category": s.category, "semanticRelevancyScore": round(score, 3),
-                          "trendingScore": s.likes})
+            found.append({"author": s.owner, "createdAt": _iso(s.created_at), "emoji": s.emoji, "id": s.id,
+                          "lastModified": _iso(s.last_modified), "likes": s.likes, "pinned": False,
+                          "private": False, "sdk": s.sdk, "repoType": "space", "runtime": s.runtime(),
+                          "shortDescription": s.short_description or s.description,
+                          "title": s.title or s.id.split("/")[1], "isLikedByUser": False,
+                          "ai_short_description": s.description, "ai_category": s.category,
+                          "trendingScore": s.likes, "semanticRelevancyScore": round(score, 3)})
         found.sort(key=lambda x: -x["semanticRelevancyScore"])
         _send_json(h, 200, found)
 
     def papers_search(self, h, r) -> None:
         q = (r.param("q") or "").lower()
         hits = [p for p in self.papers if q in (p["title"] + " " + p["summary"]).lower()]
-        limit = int(r.param("limit") or 50)
+        limit = min(int(r.param("limit") or PAPER_SEARCH_CAP), PAPER_SEARCH_CAP)
         _send_json(h, 200, hits[:limit])
 
     def docs_search(self, h, r) -> None:
@@ -540,12 +566,18 @@ class FakeHub:
             return
         if self._owned_space(h, r, space_id) is not None:
             del self.spaces[space_id]
-            _send_json(h, 200, {})
+            _send_text(h, 200, "OK")   # recorded: text/plain "OK", not JSON
 
     def validate_yaml(self, h, r) -> None:
         content = (r.json() or {}).get("content", "")
         if content.startswith("---") and content.count("---") < 2:
             _send_json(h, 400, {"errors": [{"message": "Unclosed YAML front matter"}], "warnings": []})
+            return
+        found = re.match(r"---\n(.*?)\n---", content, re.S)
+        meta = yaml.safe_load(found.group(1)) if found else None
+        described = str(meta.get("short_description") or "") if isinstance(meta, dict) else ""
+        if len(described.encode("utf-16-le")) // 2 > 60:   # the Hub's (Joi's) words and its JS length
+            _send_json(h, 400, {"errors": [{"message": SHORT_DESCRIPTION_TOO_LONG}], "warnings": []})
             return
         _send_json(h, 200, {"errors": [], "warnings": []})
 
@@ -553,9 +585,10 @@ class FakeHub:
         if (space := self._owned_space(h, r, id)) is None:
             return
         files = (r.json() or {}).get("files", [])
+        # Recorded: `oid` only for a file already in the repo, and the head commit as `commitOid`.
         _send_json(h, 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                                       "oid": _git_oid(space.files[f["path"]]) if f["path"] in space.files
-                                       else None} for f in files]})
+                                       **({"oid": _git_oid(space.files[f["path"]])} if f["path"] in space.files
+                                          else {})} for f in files], "commitOid": space.sha})
 
     def commit(self, h, r, id: str, rev: str) -> None:
         if (space := self._owned_space(h, r, id)) is None:
@@ -610,7 +643,11 @@ class FakeHub:
     def hardware(self, h, r, id: str) -> None:
         if (space := self._owned_space(h, r, id)) is None:
             return
-        space.hardware = (r.json() or {}).get("flavor", space.hardware)
+        flavor = (r.json() or {}).get("flavor", space.hardware)
+        if self.plans.get(space.owner, "pro") == "free" and flavor != "cpu-basic":
+            _send_json(h, 402, {"error": "Payment required: add a payment method to use upgraded hardware"})
+            return
+        space.hardware = flavor
         _send_json(h, 200, space.runtime())
 
     def get_secrets(self, h, r, id: str) -> None:
@@ -801,9 +838,23 @@ def _text_filter(items: list, query: dict[str, list[str]], text: Any) -> list:
     return items
 
 
-def _send_not_found(h: BaseHTTPRequestHandler, repo_id: str) -> None:
+def _send_not_found(h: BaseHTTPRequestHandler, repo_id: str, *, anonymous: bool = False) -> None:
+    """404 RepoNotFound to a signed-in user; to an anonymous request the Hub answers 401 for private, gated
+    and missing repos alike (huggingface_hub `_http.py`: "401 is misleading as it is returned for…")."""
+    if anonymous:
+        _send_json(h, 401, {"error": ANONYMOUS_401}, {"X-Error-Message": ANONYMOUS_401})
+        return
     _send_json(h, 404, {"error": "Repository not found"},
                {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
+
+
+def _send_text(h: BaseHTTPRequestHandler, status: int, text: str) -> None:
+    data = text.encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "text/plain; charset=utf-8")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)
 
 
 def _send_json(h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
