@@ -65,7 +65,7 @@ def test_timeline_marks_the_interruption_between_two_runs():
     assert (pause.by, pause.why, pause.chars) == ("q1", "interrupted", 412)
     bar = timeline_bar(runs_and_pauses, now=9.0)
     assert [b["kind"] for b in bar] == ["run", "pause", "run"]
-    assert bar[1]["label"] == "⏸ 1.5 s for q1" and abs(sum(b["share"] for b in bar) - 1) < 1e-9
+    assert bar[1]["label"] == "⏸ 1.5 s for task q1" and abs(sum(b["share"] for b in bar) - 1) < 1e-9
 
 
 def test_a_paused_task_has_an_open_pause_and_says_for_whom_and_where():
@@ -95,6 +95,7 @@ def test_usage_totals_sum_every_part_and_leave_in_flight_attempts_out():
     assert totals.latency_ms == 6427.0 and totals.tokens_out == 361 and totals.ttft_ms == 180.0
     assert totals.cost_usd == pytest.approx(0.003)
     assert totals_line(totals) == "2 parts · 6,427 ms (TTFT 180 ms) · 361 tokens out · $0.003000 · 1 failed attempt"
+    assert totals_line(totals, count=False).startswith("6,427 ms (TTFT 180 ms)")
 
 
 def test_estimate_is_a_range_around_the_tokens_over_the_recent_rate():

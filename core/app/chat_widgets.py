@@ -51,8 +51,8 @@ def chat_message_view(message: dict[str, Any]) -> None:
 
 
 CONTROLS = (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"))     # always in these places
-QUEUE_COLUMNS = [1.2, 1.3, 1.6, 3.6, 1.1, 1.1, 1.1]
-QUEUE_HEADERS = ("Task", "Status", "Label", "Request", "", "", "")
+QUEUE_COLUMNS = [1.4, 1.3, 1.5, 1.1, 1.1, 1.1]      # the request goes on its own line below: never squeezed
+QUEUE_HEADERS = ("Task · request", "Status", "Label", "", "", "")
 _SEGMENT_COLOURS = {"run": "#3b82f6", "pause": "#f59e0b"}
 
 
@@ -86,15 +86,22 @@ def task_card(svc: Services, ctx: SessionContext, task: Task, *, live: bool = Tr
     True when a button was used."""
     now = time.time()
     story = task_story(svc.store, task, now)
-    with st.container(border=True):
-        head, *slots = st.columns([6.7, 1.1, 1.1, 1.1], vertical_alignment="center")
+    active = task.status in ACTIVE
+    with st.container(border=True, key=f"task_card_{task.id}" if live else f"task_card_live_{task.id}"):
+        head, *slots = st.columns([6.7, 1.1, 1.1, 1.1] if active else [1], vertical_alignment="center")
         head.markdown(f"{STATUS_ICON[task.status]} **{task.status}** · `{task.id}` · {task.label} · "
                       f"{_one_line(task.prompt, 70)}")
         if live and _control_buttons(svc, ctx, task, slots, prefix=""):
             return True
-        st.progress(story.progress, text=progress_words(story))
-        facts = totals_line(story.totals) if task.status == "done" else ""
-        st.caption(" · ".join(part for part in (story.headline, facts) if part))
+        if active:
+            st.progress(story.progress, text=progress_words(story))
+            if story.estimate:
+                st.caption(f"{story.headline} · estimate {story.estimate.basis}")
+            else:
+                st.caption(story.headline)
+        else:
+            facts = totals_line(story.totals, count=False) if task.status == "done" else ""
+            st.caption(" · ".join(part for part in (story.headline, progress_words(story), facts) if part))
         if story.pauses:
             timeline_view(timeline_bar(story.segments, now))
         if task.error:
@@ -148,12 +155,14 @@ def queue_header() -> None:
 
 def task_row(svc: Services, ctx: SessionContext, task: Task) -> bool:
     """One line of the Routing page's queue, under `queue_header()`; True when a button was used."""
-    cols = st.columns(QUEUE_COLUMNS, vertical_alignment="center")
+    row = st.container(key=f"queue_row_{task.id}")
+    cols = row.columns(QUEUE_COLUMNS, vertical_alignment="center")
     cols[0].markdown(f"`{task.id}`")
-    cols[1].markdown(f"{STATUS_ICON[task.status]}&nbsp;**{task.status}**")
-    cols[2].markdown(f"{task.label}&nbsp;{task.confidence or 0:.0%}")
-    cols[3].markdown(_one_line(task.prompt, 80))
-    return _control_buttons(svc, ctx, task, cols[4:], prefix="q_")
+    cols[1].markdown(f"{STATUS_ICON[task.status]}\u00a0**{task.status}**")
+    cols[2].markdown(f"{task.label}\u00a0{task.confidence or 0:.0%}")   # a no-break space: never wraps
+    used = _control_buttons(svc, ctx, task, cols[3:], prefix="q_")
+    row.caption(_one_line(task.prompt, 120))
+    return used
 
 
 def decision_log_view(rows: list[dict[str, Any]]) -> None:

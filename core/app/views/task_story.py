@@ -208,7 +208,7 @@ def timeline_bar(segments: Sequence[Segment], now: float) -> list[dict[str, Any]
         secs = s.seconds(now)
         label = f"{'▶' if s.kind == 'run' else '⏸'} {secs:.1f} s"
         if s.kind == "pause":
-            label += f" for {s.by}" if s.by else (" (restart)" if s.why == "recovered" else " (by you)")
+            label += f" for task {s.by}" if s.by else (" (restart)" if s.why == "recovered" else " (by you)")
         out.append({"kind": s.kind, "share": secs / total, "label": label, "ongoing": s.end is None})
     return out
 
@@ -268,11 +268,12 @@ def task_story(store: Any, task: Any, now: float | None = None) -> TaskStory:
                      chars)
 
 
-def totals_line(totals: UsageTotals) -> str:
-    """`2 parts · 6,427 ms (TTFT 180 ms) · 361 tokens out · $0`: the whole task, every part summed."""
+def totals_line(totals: UsageTotals, *, count: bool = True) -> str:
+    """`2 parts · 6,427 ms (TTFT 180 ms) · 361 tokens out · $0`: the whole task, every part summed
+    (`count=False` leaves the number of parts out, when the headline already says it)."""
     if not totals.parts:
         return ""
-    parts = [f"{totals.parts} parts" if totals.parts > 1 else "1 part"]
+    parts = [f"{totals.parts} parts" if totals.parts > 1 else "1 part"] if count else []
     if totals.latency_ms is not None:
         ttft = f" (TTFT {totals.ttft_ms:,.0f} ms)" if totals.ttft_ms is not None else ""
         parts.append(f"{totals.latency_ms:,.0f} ms{ttft}")
