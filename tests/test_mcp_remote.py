@@ -77,7 +77,7 @@ def test_a_broken_mcp_servers_section_is_a_config_error_with_file_line_and_key(t
         load_config(path, env={})
     assert info.value.path == "mcp_servers.search.tokn" and info.value.line == 6
     assert str(info.value) == (f"{path}, line 6 at `mcp_servers.search.tokn`: unknown setting `tokn`; expected "
-                               "url, token, timeout")
+                               "url, token, timeout (HTTP) or command, args, env, timeout (stdio)")
 
 
 @pytest.mark.parametrize(("section", "path", "words"), [

@@ -1,11 +1,13 @@
 """Spaces OS as an MCP server: Hub search and details, Space status, logs and lifecycle, and `route_chat`.
 
-    python -m core.app.mcp_server                      # stdio: an MCP client starts it as a subprocess
+    python /path/to/spaces-os/mcp_server.py            # stdio: an MCP client starts it as a subprocess
     python -m core.app.mcp_server --http 8765          # Streamable HTTP at http://127.0.0.1:8765/mcp
     python -m core.app.mcp_server --allow-mutations    # let clients restart, pause and delete Spaces
 
-Config comes from the usual lookup (`$AGENTIC_CONFIG`, then ./agentic-config.yaml, else the environment),
-the Hub from `$HF_ENDPOINT` with the configured HF token, the store from `$SPACES_OS_DB`. `route_chat`
+It does not depend on the folder it is started from (MCP clients start it from anywhere): the config is
+`$AGENTIC_CONFIG`, else the project's own agentic-config.yaml (next to Home.py), else the environment; the
+store is `$SPACES_OS_DB`, else the project's data/spaces_os.db. It says on stderr which it uses. The Hub is
+`$HF_ENDPOINT` with the configured HF token. `route_chat`
 goes through the router (fallback, cooldowns) and records usage like the console does. Tools that change
 a Space are listed but refuse to run unless the server was started with `--allow-mutations`: the
 client's user never sees our confirmation dialog, so the server's owner decides up front.
@@ -23,10 +25,12 @@ import json
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -39,10 +43,14 @@ from core.app.services import build_services
 from core.errors import ConfigError, SpacesOSError
 from core.hub.client import DEFAULT_ENDPOINT, HubClient, SearchCache
 from core.hub.spaces import SpaceManager
+from core.llm.config import find_config_path
 from core.llm.router import Router
+from core.store import default_db_path
 from core.tools.registry import JSON, Tool, ToolRegistry, build_hub_tools
 
 log = logging.getLogger("spaces_os.mcp_server")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]     # where Home.py, agentic-config.yaml and data/ live
 
 SERVER_NAME = "spaces-os"
 SESSION = "mcp-server"           # usage rows and Space actions from MCP clients are grouped under this
@@ -61,11 +69,39 @@ class McpServices:
     allow_mutations: bool = False
 
 
-def build_mcp_services(env: Mapping[str, str] | None = None, *, allow_mutations: bool = False) -> McpServices:
+@dataclass(frozen=True)
+class ServerPaths:
+    """The config file (None: providers from the environment) and the database this server uses, and why."""
+
+    config: Path | None
+    config_source: str
+    db: Path
+
+    def describe(self) -> str:
+        config = f"{self.config} ({self.config_source})" if self.config else f"none ({self.config_source})"
+        return f"config: {config}; database: {self.db}"
+
+
+def server_paths(env: Mapping[str, str], root: Path = PROJECT_ROOT) -> ServerPaths:
+    """Where the config and the database are, whatever the working directory: `$AGENTIC_CONFIG` and
+    `$SPACES_OS_DB` when set, else in the project `root`. Raises `ConfigError` for a missing $AGENTIC_CONFIG."""
+    config = find_config_path(env, cwd=root)
+    source = ("from $AGENTIC_CONFIG" if env.get("AGENTIC_CONFIG") else f"found in {root}") if config else \
+        f"no agentic-config.yaml in {root}; providers from the environment"
+    db = Path(default_db_path(dict(env)))
+    return ServerPaths(config.resolve() if config else None, source, db if db.is_absolute() else root / db)
+
+
+def build_mcp_services(env: Mapping[str, str] | None = None, *, allow_mutations: bool = False,
+                       root: Path = PROJECT_ROOT) -> McpServices:
     """The console's composition root (config, store, router, manager) → Hub client, Space manager → the
-    tool registry, so MCP clients route exactly as the pages do. Raises `ConfigError`."""
+    tool registry, so MCP clients route exactly as the pages do. Paths as `server_paths`; raises `ConfigError`."""
     env = dict(os.environ) if env is None else dict(env)
-    svc = build_services(env)
+    paths = server_paths(env, root)
+    env["SPACES_OS_DB"] = str(paths.db)
+    if paths.config is not None:
+        env["AGENTIC_CONFIG"] = str(paths.config)
+    svc = build_services(env, cwd=root)
     if svc.router is None:
         raise ConfigError(svc.config_error or "the provider config could not be loaded")
     hf = next((p for p in svc.config.providers if p.kind == "huggingface"), None)
@@ -99,7 +135,8 @@ def route_chat_tool(router: Router, session: str = SESSION) -> Tool:
                                           "openai/gpt-4o-mini; default: the provider's first model."},
                                 "provider": {"type": "string", "maxLength": 100,
                                              "description": "Force one configured provider by name."},
-                                "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32_000}}},
+                                "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32_000,
+                                               "description": "The most tokens the answer may have."}}},
                 route_chat, spends_credit=True)
 
 
@@ -124,8 +161,8 @@ def run_tool(services: McpServices, name: str, arguments: Mapping[str, Any] | No
 
 def mcp_tool(tool: Tool, allow_mutations: bool) -> mcp_types.Tool:
     description = tool.description + (MUTATIONS_OFF if tool.mutating and not allow_mutations else "")
-    return mcp_types.Tool(name=tool.name, description=description, input_schema=tool.parameters,
-                          annotations=mcp_types.ToolAnnotations(read_only_hint=tool.read_only,
+    return mcp_types.Tool(name=tool.name, title=tool.title, description=description, input_schema=tool.parameters,
+                          annotations=mcp_types.ToolAnnotations(title=tool.title, read_only_hint=tool.read_only,
                                                                 destructive_hint=tool.mutating))
 
 
@@ -185,9 +222,33 @@ async def serve_stdio(services: McpServices) -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
+def port_number(text: str) -> int:
+    """argparse type for --http: a TCP port, 1-65535 (0: any free port, which is then printed)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; use one from 1 to 65535") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number; use one from 1 to 65535")
+    return port
+
+
+def listen(port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1:`port`, so a port in use is known before anything is announced."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.app.mcp_server", description=__doc__.split("\n")[0])
-    parser.add_argument("--http", type=int, metavar="PORT",
+    parser.add_argument("--http", type=port_number, metavar="PORT",
                         help="serve Streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio")
     parser.add_argument("--allow-mutations", action="store_true",
                         help="let clients restart, pause and delete Spaces (off by default)")
@@ -195,6 +256,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     env = dict(os.environ) if env is None else dict(env)
     token, generated = http_token(env)
     try:
+        paths = server_paths(env)
+        print(f"Spaces OS MCP server: {paths.describe()}", file=sys.stderr)
         services = build_mcp_services(env, allow_mutations=args.allow_mutations)
         app = http_app(services, token) if args.http is not None else None
     except ConfigError as exc:
@@ -205,16 +268,22 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if args.http is None:
             print(f"Spaces OS MCP server on stdio; Space changes {mutations}.", file=sys.stderr)
             anyio.run(serve_stdio, services)
+            return 0
+        try:
+            sock = listen(args.http)
+        except OSError as exc:
+            print(f"Spaces OS MCP server: cannot listen on 127.0.0.1:{args.http}: {exc.strerror or exc}. "
+                  "Is another server using this port? Choose another with --http PORT.", file=sys.stderr)
+            return 2
+        import uvicorn  # only the HTTP mode needs it
+        port = sock.getsockname()[1]
+        print(f"Spaces OS MCP server at http://127.0.0.1:{port}/mcp; Space changes {mutations}.", file=sys.stderr)
+        if generated:
+            print(f"Clients must send `Authorization: Bearer {token}` (a fresh token; set {TOKEN_ENV} to "
+                  "choose one).", file=sys.stderr)
         else:
-            import uvicorn  # only the HTTP mode needs it
-            print(f"Spaces OS MCP server at http://127.0.0.1:{args.http}/mcp; Space changes {mutations}.",
-                  file=sys.stderr)
-            if generated:
-                print(f"Clients must send `Authorization: Bearer {token}` (a fresh token; set {TOKEN_ENV} to "
-                      "choose one).", file=sys.stderr)
-            else:
-                print(f"Clients must send `Authorization: Bearer <${TOKEN_ENV}>`.", file=sys.stderr)
-            uvicorn.run(app, host="127.0.0.1", port=args.http, log_level="warning")
+            print(f"Clients must send `Authorization: Bearer <${TOKEN_ENV}>`.", file=sys.stderr)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:

@@ -35,7 +35,7 @@ HF_MCP_SERVER = "hf"               # the name `huggingface.mcp_url` gets; taken 
 MCP_DEFAULT_TIMEOUT = 10.0
 MCP_MAX_TIMEOUT = 120.0
 _MCP_SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-_MCP_SERVER_KEYS = ("url", "token", "timeout")
+_MCP_SERVER_KEYS = ("url", "token", "timeout", "command", "args", "env")
 
 
 @dataclass
@@ -62,13 +62,21 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class McpServerConfig:
-    """One remote MCP server (Streamable HTTP) from the `mcp_servers:` section, validated; `token` is
-    the config's own (a bearer token), never shown in a repr."""
+    """One MCP server from the `mcp_servers:` section, validated: Streamable HTTP at `url` (with the
+    bearer `token`, never shown in a repr), or a local process on stdio (`command`, `args`, `env`)."""
 
     name: str
-    url: str
+    url: str | None
     token: str | None = field(default=None, repr=False)
     timeout: float = MCP_DEFAULT_TIMEOUT
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)   # may hold the server's own secrets
+
+    @property
+    def target(self) -> str:
+        """Where it is, for people: the URL, or `stdio: command args`."""
+        return self.url or " ".join(["stdio:", self.command or "", *self.args])
 
 
 @dataclass
@@ -367,11 +375,13 @@ def _router_settings(raw: Any, errors: _Errors) -> RouterSettings:
 
 
 def _mcp_servers(raw: Any, env: Mapping[str, str], errors: _Errors) -> list[McpServerConfig]:
-    """The `mcp_servers:` section: `{name: {url, token?, timeout?}}`, with `${VAR}` read from `env`."""
+    """The `mcp_servers:` section: `{name: {url, token?, timeout?}}` or `{name: {command, args?, env?,
+    timeout?}}`, with `${VAR}` read from `env`."""
     if raw is None:
         return []
     if not isinstance(raw, dict):
-        errors.add("mcp_servers", "must be a mapping of server names to {url, token, timeout}")
+        errors.add("mcp_servers", "must be a mapping of server names to {url, token, timeout} or "
+                                  "{command, args, env, timeout}")
         return []
     servers = []
     for name, settings in raw.items():
@@ -385,27 +395,64 @@ def _mcp_servers(raw: Any, env: Mapping[str, str], errors: _Errors) -> list[McpS
                              "pick another name")
             continue
         if not isinstance(settings, dict):
-            errors.add(path, "must be a mapping with a `url` (and optionally `token`, `timeout`)")
+            errors.add(path, "must be a mapping with a `url` (and optionally `token`, `timeout`), or a `command` "
+                             "(and optionally `args`, `env`, `timeout`)")
             continue
         unknown = [str(k) for k in settings if k not in _MCP_SERVER_KEYS]
         if unknown:
-            errors.add(f"{path}.{unknown[0]}", f"unknown setting `{unknown[0]}`; expected url, token, timeout")
+            errors.add(f"{path}.{unknown[0]}", f"unknown setting `{unknown[0]}`; expected url, token, timeout "
+                                               "(HTTP) or command, args, env, timeout (stdio)")
             continue
         settings = _interpolate(settings, env)
-        url = settings.get("url")
-        if url in (None, ""):
-            errors.add(path, "needs a `url`: the server's Streamable HTTP MCP endpoint")
-            continue
-        url = _check_url(url, f"{path}.url", errors)
-        token = _check_type(settings, "token", (str,), path, errors, 'a string (e.g. "${MY_MCP_TOKEN}")')
         timeout = _check_type(settings, "timeout", (int, float), path, errors, "a number of seconds")
         if timeout is not None and not 0 < timeout <= MCP_MAX_TIMEOUT:
             errors.add(f"{path}.timeout", f"must be a number of seconds between 0 and {MCP_MAX_TIMEOUT:g}")
             continue
+        timeout = float(timeout or MCP_DEFAULT_TIMEOUT)
+        if "command" in settings:
+            server = _stdio_server(name, path, settings, timeout, errors)
+            if server is not None:
+                servers.append(server)
+            continue
+        stdio_only = [k for k in ("args", "env") if k in settings]
+        if stdio_only:
+            errors.add(f"{path}.{stdio_only[0]}", f"`{stdio_only[0]}` goes with a `command` (a stdio server)")
+            continue
+        url = settings.get("url")
+        if url in (None, ""):
+            errors.add(path, "needs a `url` (the server's Streamable HTTP MCP endpoint) or a `command` (a local "
+                             "server on stdio)")
+            continue
+        url = _check_url(url, f"{path}.url", errors)
+        token = _check_type(settings, "token", (str,), path, errors, 'a string (e.g. "${MY_MCP_TOKEN}")')
         if url is not None:
-            servers.append(McpServerConfig(name, url, (token or "").strip() or None,
-                                           float(timeout or MCP_DEFAULT_TIMEOUT)))
+            servers.append(McpServerConfig(name, url, (token or "").strip() or None, timeout))
     return servers
+
+
+def _stdio_server(name: str, path: str, settings: dict, timeout: float, errors: _Errors) -> McpServerConfig | None:
+    """A local server the SDK starts as a subprocess and talks to over stdin/stdout."""
+    http_only = [k for k in ("url", "token") if k in settings]
+    if http_only:
+        errors.add(f"{path}.{http_only[0]}", f"`{http_only[0]}` is for HTTP servers; a server has either a `url` "
+                                             "or a `command`")
+        return None
+    command = settings.get("command")
+    if not isinstance(command, str) or not command.strip():
+        errors.add(f"{path}.command", "must be the program to start, e.g. npx or /usr/bin/python3")
+        return None
+    args = settings.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
+                                             for a in args):
+        errors.add(f"{path}.args", 'must be a list of strings, e.g. ["-y", "@modelcontextprotocol/server-git"]')
+        return None
+    extra_env = settings.get("env", {})
+    if not isinstance(extra_env, dict) or not all(isinstance(k, str) and isinstance(v, (str, int, float))
+                                                  and not isinstance(v, bool) for k, v in extra_env.items()):
+        errors.add(f"{path}.env", 'must be a mapping of variable names to strings, e.g. {GIT_DIR: "${HOME}/repo"}')
+        return None
+    return McpServerConfig(name, None, None, timeout, command=command.strip(), args=tuple(str(a) for a in args),
+                           env={k: str(v) for k, v in extra_env.items()})
 
 
 def _build(raw: dict, env: Mapping[str, str], source: str, lines: dict[str, int]) -> AppConfig:

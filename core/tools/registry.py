@@ -56,6 +56,11 @@ class Tool:
     spends_credit: bool = False     # costs money (a model request) though it changes nothing owned
 
     @property
+    def title(self) -> str:
+        """A title for people (MCP's `title`): the name in words, e.g. "Search models", "Notes: add"."""
+        return self.name.replace(".", ": ").replace("_", " ").capitalize()
+
+    @property
     def read_only(self) -> bool:
         """What MCP's `readOnlyHint` says: the call neither changes anything nor spends anything."""
         return not (self.mutating or self.spends_credit)
@@ -230,6 +235,9 @@ def _object(properties: JSON, required: Iterable[str] = ()) -> JSON:
 _QUERY = {"type": "string", "maxLength": 200, "description": "Words to search for."}
 _PAGE = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1, "description": "Page number, from 1."}
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "default": AGENT_PAGE_SIZE, "description": "Results per page."}
+_REPO_SORT = {"type": "string", "enum": list(REPO_SORTS), "default": "downloads",
+              "description": "Order of the results."}
+_PRODUCT = {"type": "string", "maxLength": 100, "description": "Only this product's docs, e.g. hub."}
 _SPACE_ID = {"type": "string", "minLength": 3, "maxLength": 200, "description": "Space id, as 'owner/name'."}
 
 
@@ -238,27 +246,29 @@ def build_hub_tools(hub: HubClient, spaces: SpaceManager | None = None) -> ToolR
     registry = ToolRegistry([
         Tool("search_spaces", "Search Hugging Face Spaces by keyword, or by meaning with semantic=true. "
              "Returns id, title, sdk, likes, runtime stage and link for each.",
-             _object({"query": _QUERY, "semantic": {"type": "boolean", "default": False},
-                      "sdk": {"type": "string", "enum": list(SPACE_SDKS)},
-                      "sort": {"type": "string", "enum": list(SPACE_SORTS), "default": "trending"},
+             _object({"query": _QUERY, "semantic": {"type": "boolean", "default": False,
+                                                  "description": "Search by meaning instead of by keyword."},
+                      "sdk": {"type": "string", "enum": list(SPACE_SDKS), "description": "Only Spaces on this SDK."},
+                      "sort": {"type": "string", "enum": list(SPACE_SORTS), "default": "trending",
+                               "description": "Order of the results (ignored with semantic=true)."},
                       "page": _PAGE, "limit": _LIMIT}),
              lambda query="", semantic=False, sdk=None, sort="trending", page=1, limit=AGENT_PAGE_SIZE:
              hub.search_spaces(query, semantic=semantic, sdk=sdk, sort=None if semantic else sort, page=page,
                                limit=limit)),
         Tool("search_models", "Search models on the Hub by keyword, task (pipeline tag such as text-generation), "
              "library (such as transformers) and inference provider ('all' for any).",
-             _object({"query": _QUERY, "task": {"type": "string", "maxLength": 100},
-                      "library": {"type": "string", "maxLength": 100},
-                      "inference_provider": {"type": "string", "maxLength": 100},
-                      "sort": {"type": "string", "enum": list(REPO_SORTS), "default": "downloads"},
-                      "page": _PAGE, "limit": _LIMIT}),
+             _object({"query": _QUERY, "task": {"type": "string", "maxLength": 100,
+                                                "description": "A pipeline tag, e.g. text-generation."},
+                      "library": {"type": "string", "maxLength": 100, "description": "e.g. transformers, diffusers."},
+                      "inference_provider": {"type": "string", "maxLength": 100,
+                                             "description": "Only models this provider serves; 'all' for any."},
+                      "sort": _REPO_SORT, "page": _PAGE, "limit": _LIMIT}),
              lambda query="", task=None, library=None, inference_provider=None, sort="downloads", page=1,
              limit=AGENT_PAGE_SIZE: hub.search_models(query, task=task, library=library,
                                                       inference_provider=inference_provider, sort=sort, page=page,
                                                       limit=limit)),
         Tool("search_datasets", "Search datasets on the Hub by keyword.",
-             _object({"query": _QUERY, "sort": {"type": "string", "enum": list(REPO_SORTS), "default": "downloads"},
-                      "page": _PAGE, "limit": _LIMIT}),
+             _object({"query": _QUERY, "sort": _REPO_SORT, "page": _PAGE, "limit": _LIMIT}),
              lambda query="", sort="downloads", page=1, limit=AGENT_PAGE_SIZE:
              hub.search_datasets(query, sort=sort, page=page, limit=limit)),
         Tool("search_papers", "Search research papers on Hugging Face Papers.",
@@ -266,7 +276,7 @@ def build_hub_tools(hub: HubClient, spaces: SpaceManager | None = None) -> ToolR
              lambda query, page=1, limit=AGENT_PAGE_SIZE: hub.search_papers(query, page=page, limit=limit)),
         Tool("search_docs", "Search the Hugging Face documentation; optionally within one product "
              "(e.g. hub, transformers, huggingface_hub).",
-             _object({"query": {**_QUERY, "minLength": 1}, "product": {"type": "string", "maxLength": 100},
+             _object({"query": {**_QUERY, "minLength": 1}, "product": _PRODUCT,
                       "limit": _LIMIT}, ["query"]),
              lambda query, product=None, limit=AGENT_PAGE_SIZE: hub.search_docs(query, product=product, limit=limit)),
         Tool("model_details", "Details of one model: card metadata, downloads, likes, tags, files, and the "
@@ -296,22 +306,27 @@ def _space_tools(spaces: SpaceManager) -> list[Tool]:
 
     return [
         Tool("my_spaces", "List the Spaces of the signed-in user with their runtime stage and hardware.",
-             _object({"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}),
+             _object({"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50,
+                                "description": "How many Spaces to list."}}),
              lambda limit=50: spaces.list_my_spaces(limit=limit)),
         Tool("space_logs", "The latest build logs (build=true) or run logs of a Space the user owns.",
-             _object({"space_id": _SPACE_ID, "build": {"type": "boolean", "default": False},
-                      "max_lines": {"type": "integer", "minimum": 1, "maximum": MAX_LOG_LINES, "default": 100}},
+             _object({"space_id": _SPACE_ID, "build": {"type": "boolean", "default": False,
+                                                     "description": "The build logs instead of the run logs."},
+                      "max_lines": {"type": "integer", "minimum": 1, "maximum": MAX_LOG_LINES, "default": 100,
+                                    "description": "How many of the latest lines to return."}},
                      ["space_id"]),
              last_log_lines),
         Tool("restart_space", "Restart a Space (factory=true rebuilds it from scratch).",
-             _object({"space_id": _SPACE_ID, "factory": {"type": "boolean", "default": False}}, ["space_id"]),
+             _object({"space_id": _SPACE_ID, "factory": {"type": "boolean", "default": False,
+                                                       "description": "Rebuild from scratch."}}, ["space_id"]),
              lambda space_id, factory=False: spaces.restart(space_id, factory=factory), mutating=True),
         Tool("pause_space", "Pause a Space; it stays stopped until restarted.",
              _object({"space_id": _SPACE_ID}, ["space_id"]),
              lambda space_id: spaces.pause(space_id), mutating=True),
         Tool("delete_space", "Delete a Space for good. `confirm` must repeat the exact Space id; ask the user "
              "to type it.",
-             _object({"space_id": _SPACE_ID, "confirm": {"type": "string", "maxLength": 200}},
+             _object({"space_id": _SPACE_ID, "confirm": {"type": "string", "maxLength": 200,
+                                                      "description": "The Space id again, typed by the user."}},
                      ["space_id", "confirm"]),
              lambda space_id, confirm: spaces.delete(space_id, confirm=confirm) or {"deleted": space_id},
              mutating=True),

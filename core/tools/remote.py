@@ -80,9 +80,10 @@ SHARED_LISTS = ToolListCache()
 
 
 def _key(server: McpServerConfig) -> tuple:
-    """The cache key: the token only as a short hash, so no key sits in a cache's keys."""
-    fingerprint = hashlib.sha256(server.token.encode()).hexdigest()[:16] if server.token else ""
-    return server.name, server.url, server.timeout, fingerprint
+    """The cache key: the token and a stdio server's env only as a short hash, so no secret sits in the keys."""
+    secrets = [server.token or "", *sorted(f"{k}={v}" for k, v in server.env.items())]
+    fingerprint = hashlib.sha256("\0".join(secrets).encode()).hexdigest()[:16] if any(secrets) else ""
+    return server.name, server.target, server.timeout, fingerprint
 
 
 @dataclass

@@ -41,7 +41,8 @@ def remote_servers_section(ctx: SpacesPageContext) -> None:
         st.markdown(f"**URL** `{svc.config.mcp_url}` (the Hugging Face MCP server, named `hf`)")
     if not server_names(svc.config):
         st.info("Not configured. Add `mcp_url: https://huggingface.co/mcp` under `huggingface:`, or servers "
-                "under `mcp_servers:` (`name: {url, token, timeout}`) in `agentic-config.yaml`; their tools "
+                "under `mcp_servers:` (`name: {url, token, timeout}`, or `name: {command, args, env}` for a local "
+                "server on stdio) in `agentic-config.yaml`; their tools "
                 "then join the Chat agent, named `server.tool`.", icon="🔌")
         return
     if st.session_state.get(TAB_STATE) != "MCP":
