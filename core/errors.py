@@ -21,7 +21,8 @@ without a name, it is defined here.
     ├── BlockedURL (ValueError)               a URL that may not be called          core.llm.netguard
     ├── HubError                              the Hugging Face Hub
     │   ├── HubActionError                    a failed Hub call; .kind: HubErrorKind core.hub.errors
-    │   └── InvalidRepoIdError (ValueError)   an id breaks a Hub naming rule        core.hub.names
+    │   ├── InvalidRepoIdError (ValueError)   an id breaks a Hub naming rule        core.hub.names
+    │   └── HubCallTimeout (TimeoutError)     a Hub request outlived its call's bound core.hub.errors
     ├── ToolError                             a tool an agent calls
     │   ├── ToolArgumentError (ValueError)    arguments break the tool's schema     core.tools.registry
     │   ├── ToolNotFoundError (LookupError)   no tool by that name                  core.tools.registry
@@ -31,7 +32,8 @@ without a name, it is defined here.
     │   ├── WorkflowError                     no such run, or it is busy            core.build.workflow
     │   ├── StepFailed                        a step failed, in plain words         core.build.workflow
     │   ├── StopRun                           a step ends the run on purpose        core.build.workflow
-    │   └── FileFormatError (ValueError)      the model's file blocks are malformed core.build.file_format
+    │   ├── FileFormatError (ValueError)      the model's file blocks are malformed core.build.file_format
+    │   └── PreviewEnvError                   the app's requirements won't install  core.build.preview_env
     ├── StoreError                            the database failed; .kind, .path, what to do
     ├── NotYourTask                           a session asked for another's task    core.app.tasks
     └── ReadOnlyRules                         a visitor tried to edit shared rules  core.app.rules

@@ -115,7 +115,7 @@ PAYWALL_WORDS: dict[Paywall | None, tuple[str, str]] = {
 }
 
 
-class HubCallTimeout(TimeoutError):
+class HubCallTimeout(HubError, TimeoutError):
     """A Hub request outlived the bound of its call (`core.hub.transport.call_timeout`). Not an httpx2
     timeout on purpose: huggingface_hub's `http_backoff` (preupload, commit) retries those, with sleeps."""
 
