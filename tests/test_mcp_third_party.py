@@ -264,7 +264,7 @@ def inspector(*args: str, cwd: Path, env: dict[str, str]) -> dict:
 
 def test_the_inspector_cli_lists_and_calls_our_server_over_stdio_started_from_another_folder(elsewhere):
     cwd, env = elsewhere
-    launch = [sys.executable, str(ROOT / "mcp_server.py")]
+    launch = [sys.executable, str(ROOT / "core" / "app" / "mcp_server.py")]
     listed = inspector(*launch, "--method", "tools/list", cwd=cwd, env=env)
 
     tools = {t["name"]: t for t in listed["tools"]}
@@ -285,7 +285,7 @@ def test_the_inspector_cli_lists_and_calls_our_server_over_stdio_started_from_an
 def test_the_inspector_cli_calls_our_http_server_with_the_bearer_token(elsewhere):
     cwd, env = elsewhere
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "mcp_server.py"), "--http", str(port)], cwd=cwd, env=env,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "core" / "app" / "mcp_server.py"), "--http", str(port)], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, proc)
@@ -306,7 +306,7 @@ def test_the_inspector_cli_calls_our_http_server_with_the_bearer_token(elsewhere
 
 def test_our_server_says_which_config_and_database_it_uses_whatever_the_folder(elsewhere, tmp_path):
     cwd, env = elsewhere
-    proc = subprocess.Popen([sys.executable, str(ROOT / "mcp_server.py"), "--http", "0"], cwd=cwd, env=env,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "core" / "app" / "mcp_server.py"), "--http", "0"], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         first = proc.stderr.readline().decode()
@@ -330,14 +330,14 @@ def test_a_port_in_use_or_an_invalid_port_is_one_clear_line_without_a_url_or_a_t
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        busy = subprocess.run([sys.executable, str(ROOT / "mcp_server.py"), "--http", str(port)], cwd=cwd, env=env,
+        busy = subprocess.run([sys.executable, str(ROOT / "core" / "app" / "mcp_server.py"), "--http", str(port)], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=60)
     assert busy.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in busy.stderr
     assert "http://" not in busy.stderr and "Traceback" not in busy.stderr
 
     for bad in ("70000", "-1", "eighty"):
-        invalid = subprocess.run([sys.executable, str(ROOT / "mcp_server.py"), "--http", bad], cwd=cwd, env=env,
+        invalid = subprocess.run([sys.executable, str(ROOT / "core" / "app" / "mcp_server.py"), "--http", bad], cwd=cwd, env=env,
                                  capture_output=True, text=True, timeout=60)
         assert invalid.returncode == 2 and "Traceback" not in invalid.stderr, invalid.stderr
         assert "is not a port number; use one from 1 to 65535" in invalid.stderr

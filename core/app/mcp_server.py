@@ -1,6 +1,6 @@
 """Spaces OS as an MCP server: Hub search and details, Space status, logs and lifecycle, and `route_chat`.
 
-    python /path/to/spaces-os/mcp_server.py            # stdio: an MCP client starts it as a subprocess
+    python /path/to/spaces-os/core/app/mcp_server.py   # stdio: an MCP client starts it as a subprocess
     python -m core.app.mcp_server --http 8765          # Streamable HTTP at http://127.0.0.1:8765/mcp
     python -m core.app.mcp_server --allow-mutations    # let clients restart, pause and delete Spaces
 
@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):    # started as a file by an MCP client, from any folder: import this project's
+    sys.path[0] = str(Path(__file__).resolve().parents[2])     # `core`, never core/app's own modules
 
 import anyio
 import mcp_types
