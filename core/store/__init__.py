@@ -20,6 +20,7 @@ import atexit
 import os
 
 from core.store import schema
+from core.store.access_tokens import AccessTokenQueries, AccessTokenRow
 from core.store.audit import AuditQueries
 from core.store.connection import DEFAULT_DB, WAL_SIZE_LIMIT, Connections, default_db_path
 from core.store.event_kinds import EventKind
@@ -33,14 +34,14 @@ from core.store.workflows import WorkflowQueries
 from core.store.writer import USAGE_LINGER, BackgroundWriting
 
 __all__ = [
-    "DEFAULT_DB", "MIGRATIONS", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
+    "DEFAULT_DB", "MIGRATIONS", "AccessTokenRow", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
     "Store", "StoreHealth", "UsageRow", "default_db_path",
 ]
 
 
 @translated
 class Store(Connections, BackgroundWriting, FailureLog, UsageQueries, TaskQueries, EventQueries, AuditQueries,
-            MetricsQueries, WorkflowQueries):
+            MetricsQueries, WorkflowQueries, AccessTokenQueries):
     """Open (and migrate) the file at `path`; safe to share between threads. Raises `StoreError`, never sqlite3.*."""
 
     def __init__(self, path: str | os.PathLike | None = None):

@@ -3,7 +3,7 @@
     from core.store.connection import connect
     conn = connect("data/spaces_os.db")
     migrate(conn)                  # brings any older file up to len(MIGRATIONS); a no-op when current
-    schema_version(conn)           # -> 6
+    schema_version(conn)           # -> 7
 
 Each table has one owner module, the only code that writes its rows:
 
@@ -13,6 +13,7 @@ Each table has one owner module, the only code that writes its rows:
     events                          core/store/events.py
     audit, space_actions            core/store/audit.py
     workflow_runs, workflow_steps   core/store/workflows.py
+    access_tokens                   core/store/access_tokens.py
 core/store/metrics.py only reads `usage`, through the covering indexes of `_v2`.
 """
 
@@ -208,7 +209,29 @@ def _v6(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(conn: sqlite3.Connection) -> None:
+    """Console access tokens for the HTTP API: a hash of each token, its scopes, providers, budget and expiry."""
+    _run(conn,
+        """
+        CREATE TABLE access_tokens (
+            id TEXT PRIMARY KEY,              -- public id, shown and used to revoke
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the token; the token itself is never stored
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            revoked_at REAL,
+            scopes TEXT NOT NULL,             -- comma-separated: chat, spaces-read, spaces-write
+            providers TEXT,                   -- comma-separated; NULL: every provider
+            requests_per_minute INTEGER,
+            tokens_per_day INTEGER,
+            usd_per_day REAL,
+            last_used_at REAL
+        )
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,177 @@
+"""The seed's REST API as JSON: providers, Spaces, build workflows, tasks.
+
+    GET  /api/providers                       status and cooldowns, as the Providers page shows them
+    POST /api/providers/route                 which provider and model a prompt would go to (nothing is sent)
+    GET|POST /api/spaces                      the token owner's Spaces; create one        spaces-read | -write
+    GET|DELETE /api/spaces/{owner}/{name}     runtime state; delete                       spaces-read | -write
+    POST /api/spaces/{owner}/{name}/restart|pause                                         spaces-write
+    POST /api/workflows, GET /api/workflows/{id}   build a Space from an idea; its steps  spaces-write | -read
+    GET  /api/tasks/{id}                      a manager task this caller started
+    /mcp                                      the MCP server's Streamable HTTP app, behind its own bearer
+
+Hub calls use the console's shared HF token, so they need a token with the scope (hosted: never the
+owner's token, as for visitors); mutating routes need `spaces-write`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from core.app.gateway.auth import Caller
+from core.app.gateway.common import endpoint, json_body, ok
+from core.app.gateway.errors import ApiError
+from core.app.tasks import NotYourTask
+from core.app.views.spaces import choose_hub_token, session_clients
+from core.build.workflow import WorkflowError
+
+if TYPE_CHECKING:
+    from core.app.services import Services
+
+
+# --------------------------------------------------------------------------- providers
+
+async def providers(request: Request, svc: Services, caller: Caller) -> Response:
+    statuses = await run_in_threadpool(svc.router.status, caller.keys)
+    return ok({"providers": [asdict(s) for s in statuses], "demo": svc.router.is_demo(caller.keys)})
+
+
+async def route_plan(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("chat")
+    body = await json_body(request)
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ApiError(400, "`prompt` (a non-empty string) is required.", code="invalid_prompt")
+    provider = body.get("provider") if isinstance(body.get("provider"), str) else None
+    caller.check_provider(provider, svc)
+
+    def plan() -> dict[str, Any]:
+        label = svc.manager.classify(prompt, caller.keys)
+        route = svc.manager.route(label.label.value, caller.keys)
+        model = body.get("model") if isinstance(body.get("model"), str) else route["models"] or None
+        candidates = svc.router.plan(model=model, provider=provider, prefer=route["prefer"] or None,
+                                     keys=caller.keys, overrides=caller.overrides(svc), use_shared=caller.use_shared)
+        return {"classification": label.as_dict(),
+                "candidates": [{"provider": c.name, "model": c.model, "key_source": c.key_source, "note": c.note}
+                               for c in candidates]}
+
+    return ok(await run_in_threadpool(plan))
+
+
+# --------------------------------------------------------------------------- spaces
+
+def _spaces(svc: Services, caller: Caller):
+    token = choose_hub_token(svc.config.providers, caller.keys, hosted=svc.hosted)
+    ctx = caller.context(svc)
+    return session_clients(ctx.cache, endpoint=svc.hub_endpoint, token=token, router_url=None, store=svc.store,
+                           session=caller.identity, max_upload_bytes=svc.policy.max_upload_bytes)
+
+
+def _space_id(request: Request) -> str:
+    return f"{request.path_params['owner']}/{request.path_params['name']}"
+
+
+async def list_spaces(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("spaces-read")
+    _, spaces = _spaces(svc, caller)
+    return ok({"spaces": await run_in_threadpool(spaces.list_my_spaces)})
+
+
+async def create_space(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("spaces-write")
+    body = await json_body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "`name` is required.", code="invalid_name")
+    _, spaces = _spaces(svc, caller)
+    sdk = body.get("sdk") if isinstance(body.get("sdk"), str) else "docker-streamlit"
+    result = await run_in_threadpool(lambda: spaces.create_space(name, sdk=sdk, private=bool(body.get("private", True))))
+    return ok(_plain(result), status=201)
+
+
+async def get_space(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("spaces-read")
+    _, spaces = _spaces(svc, caller)
+    return ok(_plain(await run_in_threadpool(spaces.runtime, _space_id(request))))
+
+
+async def delete_space(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("spaces-write")
+    _, spaces = _spaces(svc, caller)
+    space_id = _space_id(request)
+    await run_in_threadpool(lambda: spaces.delete(space_id, confirm=space_id))
+    return ok({"deleted": space_id})
+
+
+def _space_action(action: str):
+    async def act(request: Request, svc: Services, caller: Caller) -> Response:
+        caller.require("spaces-write")
+        _, spaces = _spaces(svc, caller)
+        return ok(_plain(await run_in_threadpool(getattr(spaces, action), _space_id(request))))
+    return act
+
+
+def _plain(value: Any) -> Any:
+    return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+# --------------------------------------------------------------------------- workflows and tasks
+
+def _build_agent(svc: Services, caller: Caller):
+    from core.build.agent import BuildAgent
+    hub, spaces = _spaces(svc, caller)
+    live = hub.has_token
+    return BuildAgent(svc.router, hub if live else None, spaces if live else None, svc.store, keys=caller.keys,
+                      session=caller.identity, hosted=svc.hosted)
+
+
+async def start_workflow(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("spaces-write")
+    body = await json_body(request)
+    agent = _build_agent(svc, caller)
+    sdk = body.get("sdk") if isinstance(body.get("sdk"), str) else None
+    run_id = await run_in_threadpool(lambda: agent.start(str(body.get("idea") or ""), sdk=sdk,
+                                                         private=bool(body.get("private", True))))
+    threading.Thread(target=agent.run, args=(run_id,), name=f"workflow-{run_id}", daemon=True).start()
+    return ok({"id": run_id, "status": "running", "dry_run": agent.spaces is None}, status=202)
+
+
+async def get_workflow(request: Request, svc: Services, caller: Caller) -> Response:
+    caller.require("spaces-read")
+    agent = _build_agent(svc, caller)
+    try:
+        state = await run_in_threadpool(agent.status, request.path_params["run_id"])
+    except WorkflowError:
+        raise ApiError(404, "No workflow run with that id.", "not_found_error", "not_found") from None
+    return ok(asdict(state))
+
+
+async def get_task(request: Request, svc: Services, caller: Caller) -> Response:
+    try:
+        task = await run_in_threadpool(svc.tasks.get, caller.context(svc), request.path_params["task_id"])
+    except (NotYourTask, LookupError):
+        raise ApiError(404, "No task with that id for this caller.", "not_found_error", "not_found") from None
+    return ok({k: v for k, v in asdict(task).items() if k != "session"})
+
+
+def rest_routes() -> list[BaseRoute]:
+    space = "/api/spaces/{owner}/{name}"
+    return [
+        Route("/api/providers", endpoint("providers", providers), methods=["GET"]),
+        Route("/api/providers/route", endpoint("providers_route", route_plan), methods=["POST"]),
+        Route("/api/spaces", endpoint("spaces_list", list_spaces), methods=["GET"]),
+        Route("/api/spaces", endpoint("spaces_create", create_space), methods=["POST"]),
+        Route(space, endpoint("space_get", get_space), methods=["GET"]),
+        Route(space, endpoint("space_delete", delete_space), methods=["DELETE"]),
+        Route(space + "/restart", endpoint("space_restart", _space_action("restart")), methods=["POST"]),
+        Route(space + "/pause", endpoint("space_pause", _space_action("pause")), methods=["POST"]),
+        Route("/api/workflows", endpoint("workflow_start", start_workflow), methods=["POST"]),
+        Route("/api/workflows/{run_id}", endpoint("workflow_get", get_workflow), methods=["GET"]),
+        Route("/api/tasks/{task_id}", endpoint("task_get", get_task), methods=["GET"]),
+    ]
