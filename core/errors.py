@@ -36,6 +36,7 @@ without a name, it is defined here.
     │   └── PreviewEnvError                   the app's requirements won't install  core.build.preview_env
     ├── StoreError                            the database failed; .kind, .path, what to do
     ├── NotYourTask                           a session asked for another's task    core.app.tasks
+    ├── ApiError                              an HTTP API answer: status, OpenAI shape core.app.gateway.errors
     └── ReadOnlyRules                         a visitor tried to edit shared rules  core.app.rules
 
 Two branches decide on kinds, each with its own enum and its own words for the user:
@@ -168,6 +169,7 @@ STORE_PLAIN_WORDS = {
     "locked": "is locked by another process",
     "cannot_open": "file cannot be opened",
     "io_error": "could not be read or written (disk I/O error)",
+    "unreachable": "server cannot be reached",
     "failed": "failed",
 }
 
@@ -178,6 +180,7 @@ STORE_WHAT_TO_DO = {
     "locked": "wait a moment and retry; if it persists, stop the other process holding the database",
     "cannot_open": "check that the folder exists and is writable, or point SPACES_OS_DB elsewhere",
     "io_error": "check the disk: it may be full, over a size limit, failing or unmounted",
+    "unreachable": "check that the PostgreSQL server in SPACES_OS_DB is running and accepts this app's user",
     "failed": "retry; if it persists, check the file and the disk",
 }
 

@@ -15,7 +15,9 @@ from core.errors import AllProvidersFailed, ErrorKind, SpacesOSError, StreamInte
 from core.hub.errors import HubActionError, HubErrorKind
 
 
-class ApiError(Exception):
+class ApiError(SpacesOSError):
+    """An HTTP API answer in OpenAI's error shape: `.status`, and `.body()` / `.response()` to send."""
+
     def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
                  headers: dict[str, str] | None = None):
         super().__init__(message)
