@@ -16,6 +16,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("HF_HUB_OFFLINE", "0")
 
 from core import demo  # noqa: E402
+from tests.backends import backend, db_url, pg_schema_url  # noqa: E402,F401 - fixtures for both store backends
 from tests.fake_hub import FakeHub  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 

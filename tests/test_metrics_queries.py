@@ -17,13 +17,15 @@ from core.store.metrics import bucket_edges, nearest_rank, rank_position
 T0 = 1_700_000_000.0
 
 
-@pytest.fixture(params=["narrow", "wide"])
+@pytest.fixture(params=["narrow", "wide", "postgresql"])
 def store(request, tmp_path: Path):
-    s = Store(tmp_path / "metrics.db")
+    """SQLite in both plans, and PostgreSQL (ordered-set aggregates: `percentile_disc`)."""
+    s = Store(request.getfixturevalue("pg_schema_url") if request.param == "postgresql" else tmp_path / "metrics.db")
     if request.param == "wide":
         s.NARROW_ROWS = 0          # every window counts as wide: the index-walk plan
     yield s
     s.close()
+    s.close_connections()
 
 
 def usage(request_id: str, ts: float, provider: str = "alpha", model: str | None = "m1", *, attempt: int = 1,
@@ -235,6 +237,27 @@ def test_narrow_and_wide_plans_agree_with_python_on_random_data(tmp_path: Path):
             len(values), nearest_rank(values, 0.5), nearest_rank(values, 0.95), nearest_rank(ttfts, 0.5))
 
 
+def test_postgresql_gives_the_same_figures_as_both_sqlite_plans(tmp_path: Path, pg_schema_url: str):
+    """Random traffic, every report: PostgreSQL's percentile_disc picks the same nearest-rank values."""
+    rng = random.Random(17)
+    rows = [usage(f"q{i}", T0 + rng.uniform(0, 1000), rng.choice(["p1", "p2"]), rng.choice(["a", "b", None]),
+                  attempt=rng.choice([1, 1, 2]), outcome=rng.choice(["ok"] * 7 + ["timeout", "cooldown_skip", "started"]),
+                  latency_ms=rng.choice([None, round(rng.uniform(1, 500), 1)]), ttft_ms=rng.choice([None, 5.0, 7.5]),
+                  label=rng.choice(["QUICK", None]), tokens_in=rng.randint(0, 50), cost_usd=rng.choice([None, 0.25]))
+            for i in range(997)]
+    reports = []
+    for where in (tmp_path / "a.db", tmp_path / "b.db", pg_schema_url):
+        s = Store(where)
+        s.NARROW_ROWS = 0 if str(where).endswith("b.db") else 10**9
+        s.bulk_insert_usage(rows)
+        report = s.metrics_report(T0 + 50, T0 + 950, buckets=7)
+        reports.append((report, s.summary(T0 + 50, T0 + 950), s.latency_by_provider_model(T0, T0 + 1000),
+                        s.activity_span(T0, T0 + 1000), list(s.usage_csv(T0 + 10, T0 + 20))))
+        s.close()
+        s.close_connections()
+    assert reports[0] == reports[1] == reports[2]
+
+
 def test_migration_adds_the_metrics_indexes(tmp_path: Path):
     s = Store(tmp_path / "idx.db")
     names = {r[0] for r in s.db().conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -287,6 +310,9 @@ def test_summary_median_of_a_large_window_comes_from_an_even_sample(store: Store
 
     s = store.summary(T0, T0 + 2000)
 
+    if store.dialect == "postgresql":      # the server ranks every value: exact whatever the window
+        assert (s["median_exact"], s["median_latency_ms"], s["requests"]) == (True, 500.0, 1000)
+        return
     assert s["median_exact"] is False and s["requests"] == 1000
     assert 450 <= s["median_latency_ms"] <= 550
     store.SUMMARY_SAMPLE = 10_000

@@ -8,10 +8,11 @@ from core.store import Store
 
 
 @pytest.fixture
-def store(db_path):
-    s = Store(db_path)
+def store(db_url):
+    s = Store(db_url)
     yield s
     s.close()
+    s.close_connections()
 
 
 def test_an_audit_entry_round_trips(store: Store):

@@ -85,3 +85,33 @@ def test_no_table_has_a_column_for_a_key_or_token(db_path):
                for col in (r[1] for r in conn.execute(f"pragma table_info({table})"))}
     assert {(t, c) for t, c in columns if t in TABLES} and not [tc for tc in columns if secretish.search(tc[1])]
     assert ("usage", "key_source") in columns         # whose key it was, never the key
+
+
+def test_postgresql_runs_the_same_migrations_once_even_with_concurrent_openers(pg_schema_url):
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            store = Store(pg_schema_url)
+            store.close_connections()
+        except BaseException as e:  # noqa: BLE001 - reported by the assert below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store = Store(pg_schema_url)
+    assert errors == []
+    assert [r[0] for r in store.execute("SELECT version FROM schema_version ORDER BY version").fetchall()] == \
+        list(range(1, len(MIGRATIONS) + 1))
+    tables = {r[0] for r in store.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()}
+    assert tables >= TABLES
+    # unix seconds keep their fraction: REAL became DOUBLE PRECISION, not PostgreSQL's 4-byte real
+    assert store.execute("SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+                         "AND table_name = 'usage' AND column_name = 'ts'").fetchone()[0] == "double precision"
+    secretish = re.compile(r"(^|_)(key|api_key|secret|token|password|authorization)$")
+    assert not [t for t in tables if t in TABLES and any(secretish.search(c) for c in store.columns(t))]
+    store.close_connections()

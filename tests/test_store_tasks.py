@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
 from core.store import Store
+from tests.backends import dump, integrity_errors
 
 
 @pytest.fixture
-def store(db_path):
-    s = Store(db_path)
+def store(db_url):
+    s = Store(db_url)
     yield s
     s.close()
+    s.close_connections()
 
 
 def test_a_new_task_round_trips_with_its_json_fields_decoded(store: Store):
@@ -32,12 +33,12 @@ def test_unknown_fields_are_not_stored_and_the_id_can_be_given(store: Store):
     task = store.create_task(prompt="p", task_id="fixed-id", status="paused", api_key="sk-or-secret", id="other")
     assert task["id"] == "fixed-id" and task["status"] == "paused"
     assert "api_key" not in task
-    assert "sk-or-secret" not in str(sqlite3.connect(store.path).execute("SELECT * FROM tasks").fetchall())
+    assert "sk-or-secret" not in str(dump(store, "tasks"))
 
 
 def test_a_task_id_is_unique(store: Store):
     store.create_task(prompt="p", task_id="t1")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         store.create_task(prompt="again", task_id="t1")
     assert store.get_task("t1")["prompt"] == "p"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 
 import pytest
 
@@ -11,10 +10,11 @@ from core.store import USAGE_COLUMNS, Store, UsageRow
 
 
 @pytest.fixture
-def store(db_path):
-    s = Store(db_path)
+def store(db_url):
+    s = Store(db_url)
     yield s
     s.close()
+    s.close_connections()
 
 
 def attempt(request_id: str, ts: float, provider: str = "alpha", **extra) -> UsageRow:
@@ -22,8 +22,8 @@ def attempt(request_id: str, ts: float, provider: str = "alpha", **extra) -> Usa
                     outcome=extra.pop("outcome", "ok"), **extra)
 
 
-def test_usage_row_fields_are_the_tables_columns(store: Store, db_path):
-    table = [r[1] for r in sqlite3.connect(db_path).execute("pragma table_info(usage)")]
+def test_usage_row_fields_are_the_tables_columns(store: Store):
+    table = store.columns("usage")
     assert table[0] == "id"
     assert USAGE_COLUMNS == tuple(f.name for f in dataclasses.fields(UsageRow)) == tuple(table[1:])
 

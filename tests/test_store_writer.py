@@ -3,6 +3,7 @@ Migrations: test_store_migrations.py; the usage table's queries: test_store_usag
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -16,25 +17,29 @@ def row(i: int, **extra) -> dict:
     return {"request_id": f"r{i}", "ts": time.time(), "provider": "p", "attempt": 1, "outcome": "ok", **extra}
 
 
-def test_flush_makes_every_queued_row_visible_to_another_connection(db_path):
-    store = Store(db_path)
+@pytest.fixture
+def store(db_url):
+    s = Store(db_url)
+    yield s
+    s.close()
+    s.close_connections()
+
+
+def test_flush_makes_every_queued_row_visible_to_another_connection(store):
     store.record_attempts([row(i) for i in range(250)])
     store.flush()
-    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM usage").fetchone()[0] == 250
+    assert store.execute("SELECT count(*) FROM usage").fetchone()[0] == 250      # not the writer's connection
 
 
-def test_rows_become_visible_within_a_second_without_flush(db_path):
-    store = Store(db_path)
+def test_rows_become_visible_within_a_second_without_flush(store):
     store.record_attempts([row(1)])
-    reader = sqlite3.connect(db_path)
     deadline = time.monotonic() + 1.0
-    while reader.execute("SELECT count(*) FROM usage").fetchone()[0] == 0:
+    while store.execute("SELECT count(*) FROM usage").fetchone()[0] == 0:
         assert time.monotonic() < deadline, "row not visible within 1 s"
         time.sleep(0.01)
 
 
-def test_close_writes_what_is_queued_and_a_later_row_starts_a_new_writer(db_path):
-    store = Store(db_path)
+def test_close_writes_what_is_queued_and_a_later_row_starts_a_new_writer(store):
     store.record_attempts([row(i) for i in range(10)])
     store.close()
     assert store.usage_count() == 10
@@ -42,8 +47,7 @@ def test_close_writes_what_is_queued_and_a_later_row_starts_a_new_writer(db_path
     assert store.usage_count() == 11
 
 
-def test_concurrent_writers_lose_no_rows(db_path):
-    store = Store(db_path)
+def test_concurrent_writers_lose_no_rows(store):
 
     def burst(n: int) -> None:
         for i in range(200):
@@ -58,30 +62,26 @@ def test_concurrent_writers_lose_no_rows(db_path):
     assert store.usage_count() == 1200 and store.write_errors == []
 
 
-def test_a_failed_transaction_leaves_no_half_written_rows(db_path):
-    store = Store(db_path)
+def test_a_failed_transaction_leaves_no_half_written_rows(store):
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.execute("INSERT INTO events (ts, kind, message) VALUES (1, 'a', 'first')")
         raise RuntimeError("boom in the middle")
     assert store.events() == []
 
 
-def test_a_lost_write_is_reported_not_silent(db_path):
-    store = Store(db_path)
+def test_a_lost_write_is_reported_not_silent(store):
     store.record_attempts([{"request_id": None, "ts": 1, "provider": "p", "attempt": 1, "outcome": "ok"}])
     store.flush()
-    assert store.write_errors and "NOT NULL" in store.write_errors[0]
+    assert store.write_errors and re.search(r"not.null", store.write_errors[0], re.IGNORECASE)
 
 
-def test_a_row_that_is_not_a_usage_row_is_reported_and_the_rest_of_its_batch_written(db_path):
-    store = Store(db_path)
+def test_a_row_that_is_not_a_usage_row_is_reported_and_the_rest_of_its_batch_written(store):
     store.record_attempts([row(1), {"ts": 1, "provider": "p"}, "not a row", row(2)], wait=True)
     assert store.usage_count() == 2
     assert len(store.write_errors) == 2 and all(e.endswith("(1 row)") for e in store.write_errors)
 
 
-def test_usage_rows_and_dicts_go_through_the_same_writer(db_path):
-    store = Store(db_path)
+def test_usage_rows_and_dicts_go_through_the_same_writer(store):
     store.record_attempts([UsageRow(request_id="r1", ts=1.0, provider="p", attempt=1, outcome="ok"), row(2)],
                           wait=True)
     assert [r["request_id"] for r in store.usage_rows()] == ["r1", "r2"] and store.write_errors == []
@@ -94,7 +94,7 @@ def test_the_wal_shrinks_back_after_a_long_reader_let_it_grow(db_path):
 
     from core.store import WAL_SIZE_LIMIT
 
-    store = Store(db_path)
+    store = Store(db_path)          # SQLite's write-ahead log only
     reader = sqlite3.connect(db_path)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM usage").fetchone()

@@ -1,4 +1,4 @@
-"""The SQLite store: the only place in Spaces OS that knows SQL.
+"""The store (SQLite, or PostgreSQL for several replicas): the only place in Spaces OS that knows SQL.
 
     store = Store("data/spaces_os.db")
     store.record_attempts([UsageRow(request_id="r1", ts=time.time(), provider="demo", attempt=1, outcome="ok")])
@@ -12,6 +12,9 @@ applies the versioned migrations when a Store opens, and core/store/writer.py wr
 background, so the router's hot path only enqueues; `flush()` waits for them and a clean shutdown
 drains the queue. core/store/failures.py turns every sqlite3 error into a plain-words `StoreError` and
 counts the usage rows that could not be written (`store.health()`).
+
+`Store("postgresql://user@host/db")` (or SPACES_OS_DB set to such a URL) runs the same migrations and
+the same queries on PostgreSQL through a psycopg pool (core/store/postgres.py holds every difference).
 """
 
 from __future__ import annotations
@@ -42,14 +45,15 @@ __all__ = [
 @translated
 class Store(Connections, BackgroundWriting, FailureLog, UsageQueries, TaskQueries, EventQueries, AuditQueries,
             MetricsQueries, WorkflowQueries, AccessTokenQueries):
-    """Open (and migrate) the file at `path`; safe to share between threads. Raises `StoreError`, never sqlite3.*."""
+    """Open (and migrate) the file or `postgresql://` URL at `path`; safe to share between threads. Raises
+    `StoreError`, never sqlite3.* or psycopg.*."""
 
     def __init__(self, path: str | os.PathLike | None = None):
         self._init_failures()
         Connections.__init__(self, path)
         self._init_writer()
-        schema.migrate(self.db().conn)
+        schema.migrate(self._migration_conn())
         atexit.register(self.close)
 
     def schema_version(self) -> int:
-        return schema.schema_version(self.db().conn)
+        return schema.schema_version(self._migration_conn())

@@ -17,26 +17,27 @@ from typing import Any
 
 
 class AuditQueries:
-    """Mixed into `core.store.Store`; uses its `db()` and `transaction()`."""
+    """Mixed into `core.store.Store`; uses its `execute()`, `rows()` and `transaction()`."""
 
     def record_audit(self, kind: str, *, session: str | None = None, detail: str | None = None) -> None:
         """Key set or cleared (never the key), Space created or deleted, budget exceeded."""
-        with self.transaction():
-            self.db()["audit"].insert({"ts": time.time(), "session": session, "kind": kind, "detail": detail})
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO audit (ts, session, kind, detail) VALUES (?, ?, ?, ?)",
+                       (time.time(), session, kind, detail))
 
     def audit(self, *, kinds: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        where, params = None, []
+        where, params = "", []
         if kinds:
             params = list(kinds)
-            where = f"kind IN ({', '.join('?' for _ in params)})"
-        return list(self.db()["audit"].rows_where(where, params, order_by="id DESC", limit=int(limit)))
+            where = f" WHERE kind IN ({', '.join('?' for _ in params)})"
+        return self.rows(f"SELECT * FROM audit{where} ORDER BY id DESC LIMIT ?", (*params, int(limit)))
 
     def record_space_action(self, *, session: str | None, space_id: str | None, action: str, outcome: str,
                             detail: str | None = None) -> None:
-        with self.transaction():
-            self.db()["space_actions"].insert({"ts": time.time(), "session": session, "space_id": space_id,
-                                               "action": action, "outcome": outcome, "detail": detail})
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO space_actions (ts, session, space_id, action, outcome, detail) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (time.time(), session, space_id, action, outcome, detail))
 
     def space_actions(self, *, session: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        where, params = ("session = ?", [session]) if session is not None else (None, [])
-        return list(self.db()["space_actions"].rows_where(where, params, order_by="id DESC", limit=int(limit)))
+        where, params = (" WHERE session = ?", [session]) if session is not None else ("", [])
+        return self.rows(f"SELECT * FROM space_actions{where} ORDER BY id DESC LIMIT ?", (*params, int(limit)))

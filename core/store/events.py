@@ -18,16 +18,16 @@ from core.store.event_kinds import EventKind
 
 
 class EventQueries:
-    """Mixed into `core.store.Store`; uses its `db()` and `transaction()`."""
+    """Mixed into `core.store.Store`; uses its `execute()`, `rows()` and `transaction()`."""
 
     def log_event(self, kind: EventKind, message: str, *, task_id: str | None = None,
                   data: dict[str, Any] | None = None) -> int:
         """Append an event; returns its id (ids grow with time)."""
         kind = EventKind(kind)      # an unknown kind is refused here, so the Routing filter can list them all
-        row = {"ts": time.time(), "task_id": task_id, "kind": kind.value, "message": message,
-               "data": json.dumps(data or {}, default=str)}
-        with self.transaction():
-            return self.db()["events"].insert(row).last_pk
+        with self.transaction() as tx:
+            return tx.execute("INSERT INTO events (ts, task_id, kind, message, data) VALUES (?, ?, ?, ?, ?) "
+                              "RETURNING id", (time.time(), task_id, kind.value, message,
+                                               json.dumps(data or {}, default=str))).fetchone()[0]
 
     def events(self, *, task_id: str | None = None, kinds: Iterable[str] | None = None,
                since: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
@@ -42,8 +42,8 @@ class EventQueries:
         if since is not None:
             where.append("ts >= ?")
             params.append(since)
-        rows = list(self.db()["events"].rows_where(" AND ".join(where) or None, params, order_by="id DESC",
-                                                   limit=int(limit)))
+        sql = "SELECT * FROM events" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self.rows(f"{sql} ORDER BY id DESC LIMIT ?", (*params, int(limit)))
         for r in rows:
             r["data"] = json.loads(r["data"]) if r["data"] else {}
         return rows[::-1]

@@ -1,4 +1,4 @@
-"""Database failures in plain words: every sqlite3 error leaves the store as a `StoreError`, and the store
+"""Database failures in plain words: every sqlite3 (or psycopg) error leaves the store as a `StoreError`, and the store
 keeps count of what it could not write, so a failing disk shows up on Home instead of in a traceback.
 
     try:
@@ -7,7 +7,9 @@ keeps count of what it could not write, so a failing disk shows up on Home inste
         shown = str(e)                 # "The database file is read-only at data/spaces_os.db. What to do: …"
     store.health()                     # StoreHealth(ok=False, lost_rows=3, lost_by_kind={'disk_full': 3}, …)
 
-`translated` wraps the `Store` facade's methods (the only way SQL is reached), so no caller sees sqlite3.*.
+`translated` wraps the `Store` facade's methods (the only way SQL is reached), so no caller sees sqlite3.*
+nor psycopg.*. On PostgreSQL a refused or lost connection is `unreachable`, a full disk `disk_full`, a
+read-only server `read_only`, a lock or deadlock `locked`.
 """
 
 from __future__ import annotations
@@ -47,8 +49,21 @@ _KIND_BY_TEXT = (           # the message, for errors raised without a code (e.g
 )
 
 
-def store_error(error: sqlite3.Error, path: str) -> StoreError:
-    """The plain-words StoreError for one sqlite3 error on the file at `path`."""
+_KIND_BY_SQLSTATE = {        # PostgreSQL error classes and codes (Appendix A of its manual)
+    "08": "unreachable", "57P": "unreachable", "53100": "disk_full", "25006": "read_only", "42501": "read_only",
+    "55P03": "locked", "40P01": "locked", "58": "io_error", "XX001": "corrupt", "XX002": "corrupt",
+}
+
+
+def store_error(error: Exception, path: str) -> StoreError:
+    """The plain-words StoreError for one sqlite3 or psycopg error on the database at `path`."""
+    if not isinstance(error, sqlite3.Error):
+        state = getattr(error, "sqlstate", None) or ""
+        kind = next((k for prefix, k in _KIND_BY_SQLSTATE.items() if state.startswith(prefix)), None)
+        if kind is None and (_pool_timeout is not None and isinstance(error, _pool_timeout)
+                             or type(error).__name__ == "OperationalError"):
+            kind = "unreachable"          # no connection to be had: the server is down or refusing us
+        return StoreError(kind or "failed", path, f"{type(error).__name__}: {error}")
     code = getattr(error, "sqlite_errorname", None) or ""
     kind = next((k for prefix, k in _KIND_BY_CODE.items() if code.startswith(prefix)), None)
     if kind is None:
@@ -121,7 +136,18 @@ class FailureLog:
 
 # Failures of the file, the disk or the lock. IntegrityError (a broken constraint) and ProgrammingError (a
 # misused API) are bugs in the caller, not database failures: they stay as they are.
-_BUGS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+_BUGS: tuple[type[BaseException], ...] = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+_DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error,)
+_pool_timeout: type[BaseException] | None = None
+try:        # psycopg is installed for the PostgreSQL backend; without it only SQLite errors can happen
+    import psycopg
+    import psycopg_pool
+except ImportError:     # pragma: no cover - requirements.txt installs it
+    pass
+else:
+    _BUGS += (psycopg.IntegrityError, psycopg.ProgrammingError, psycopg.InterfaceError, psycopg.DataError)
+    _pool_timeout = psycopg_pool.PoolTimeout
+    _DB_ERRORS += (psycopg.Error, psycopg_pool.PoolTimeout)
 
 
 def _wrap(method: Any) -> Any:
@@ -131,7 +157,7 @@ def _wrap(method: Any) -> Any:
             return method(self, *args, **kwargs)
         except _BUGS:
             raise
-        except sqlite3.Error as e:
+        except _DB_ERRORS as e:
             error = store_error(e, getattr(self, "path", "?"))
             if hasattr(self, "_failure_lock"):
                 self._note_failure(error)
@@ -146,7 +172,7 @@ def _wrap_generator(method: Any) -> Any:
             yield from method(self, *args, **kwargs)
         except _BUGS:
             raise
-        except sqlite3.Error as e:
+        except _DB_ERRORS as e:
             error = store_error(e, getattr(self, "path", "?"))
             self._note_failure(error)
             raise error from e

@@ -67,6 +67,24 @@ def nearest_rank(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[rank_position(len(sorted_values), q)] if sorted_values else None
 
 
+def _count_if(condition: str) -> str:
+    """How many rows meet `condition`, in SQL both backends run (PostgreSQL has no sum over booleans)."""
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+OK_ROWS = _count_if("outcome = 'ok'")
+FIRST_ATTEMPTS = _count_if("attempt = 1")
+SKIP_ROWS = _count_if("outcome = 'cooldown_skip'")
+STARTED_ROWS = _count_if("outcome = 'started'")
+NOT_ATTEMPTS = _count_if("outcome IN ('cooldown_skip', 'started')")
+
+
+def _disc(q: float) -> float:
+    """The fraction to give PostgreSQL's `percentile_disc` (row ceil(f·n)) so it picks `rank_position`'s row,
+    whose ceil forgives float noise (0.95 · 100 must be row 95, not 96)."""
+    return max(0.0, q - 1e-12)
+
+
 def bucket_edges(since: float, until: float, buckets: int) -> list[float]:
     """buckets + 1 edges from since to until; bucket i is edges[i] <= ts < edges[i + 1]."""
     buckets = max(1, int(buckets))
@@ -127,19 +145,24 @@ class MetricsQueries:
                "error_rate": 0.0, "median_latency_ms": None, "median_exact": True}
         if not w.providers:
             return out
-        conn = self.db().conn
+        conn = self
         in_window = (f"FROM usage INDEXED BY {BY_PROVIDER_TS} "
                      f"WHERE provider IN ({w.provider_list()}) AND ts >= ? AND ts < ?")
         rows, requests, ok, skips, in_flight, cost, latency_n = conn.execute(
-            f"SELECT count(*), sum(attempt = 1), sum(outcome = 'ok'), sum(outcome = 'cooldown_skip'), "
-            f"sum(outcome = 'started'), sum(cost_usd), count(CASE WHEN outcome = 'ok' THEN latency_ms END) "
+            f"SELECT count(*), {FIRST_ATTEMPTS}, {OK_ROWS}, "
+            f"{SKIP_ROWS}, {STARTED_ROWS}, sum(cost_usd), "
+            f"count(CASE WHEN outcome = 'ok' THEN latency_ms END) "
             f"{in_window}", (*w.providers, *w.params)).fetchone()
         attempts = rows - (skips or 0) - (in_flight or 0)
         errors = attempts - (ok or 0)
         out.update(requests=requests or 0, cost_usd=cost or 0.0, attempts=attempts, errors=errors,
                    cooldown_skips=skips or 0, in_flight=in_flight or 0,
                    error_rate=errors / attempts if attempts else 0.0)
-        if latency_n and latency_n <= self.SUMMARY_SAMPLE:
+        if latency_n and self.dialect == "postgresql":      # the server ranks every value itself
+            out["median_latency_ms"] = conn.execute(
+                f"SELECT percentile_disc(?) WITHIN GROUP (ORDER BY latency_ms) {in_window} AND outcome = 'ok'",
+                (_disc(0.5), *w.providers, *w.params)).fetchone()[0]
+        elif latency_n and latency_n <= self.SUMMARY_SAMPLE:
             out["median_latency_ms"] = conn.execute(
                 f"SELECT latency_ms {in_window} AND outcome = 'ok' AND latency_ms IS NOT NULL "
                 f"ORDER BY latency_ms LIMIT 1 OFFSET ?",
@@ -241,7 +264,7 @@ class MetricsQueries:
         `batch_size` rows are in memory. Consume it in one thread (each chunk uses that thread's connection).
         """
         until = time.time() if until is None else until
-        columns = [r[1] for r in self.db().conn.execute("PRAGMA table_info(usage)")]
+        columns = self.columns("usage")
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
@@ -255,7 +278,7 @@ class MetricsQueries:
         last_ts, last_id = since, -1
         while True:
             params = (last_ts, until, last_ts, last_id, *([session] if session is not None else []), batch_size)
-            batch = self.db().conn.execute(sql, params).fetchall()
+            batch = self.execute(sql, params).fetchall()
             if not batch:
                 return
             buffer.seek(0)
@@ -272,7 +295,7 @@ class MetricsQueries:
         """(first, last) usage row time in the window, or None when it is empty: two seeks on the ts index,
         so the Metrics page can fit its time buckets to the traffic."""
         until = time.time() if until is None else until
-        conn = self.db().conn
+        conn = self
         first = conn.execute("SELECT min(ts) FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ?",
                              (since, until)).fetchone()[0]
         if first is None:
@@ -283,15 +306,15 @@ class MetricsQueries:
 
     def _window(self, since: float, until: float | None) -> Window:
         until = time.time() if until is None else until
-        conn = self.db().conn
+        conn = self
         rows = conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ? LIMIT ?)",
+            "SELECT count(*) FROM (SELECT 1 FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND ts < ? LIMIT ?) AS w",
             (since, until, self.NARROW_ROWS + 1)).fetchone()[0]
         return Window(float(since), float(until), rows <= self.NARROW_ROWS, self._provider_names())
 
     def _provider_names(self) -> tuple[str, ...]:
         """Distinct providers by skipping through the (provider, …) index: one seek per name, not a scan."""
-        rows = self.db().conn.execute(
+        rows = self.execute(
             f"WITH RECURSIVE p(name) AS ("
             f" SELECT (SELECT min(provider) FROM usage INDEXED BY {BY_PROVIDER_TS})"
             f" UNION ALL"
@@ -309,11 +332,13 @@ class MetricsQueries:
         if w.narrow:
             sql = (f"{select} INDEXED BY {BY_PROVIDER_TS} WHERE provider IN ({w.provider_list()}) "
                    f"AND ts >= ? AND ts < ? {group}")
-            return self.db().conn.execute(sql, (*w.providers, *w.params)).fetchall()
+            return self.execute(sql, (*w.providers, *w.params)).fetchall()
         sql = f"{select} INDEXED BY {BY_OUTCOME_LABEL} WHERE ts >= ? AND ts < ? {group}"
-        return self.db().conn.execute(sql, w.params).fetchall()
+        return self.execute(sql, w.params).fetchall()
 
     def _latency_by_provider_model(self, w: Window, counts: list[tuple] | None) -> list[dict[str, Any]]:
+        if self.dialect == "postgresql":
+            return self._latency_by_group_ranked_by_server(w)
         if w.narrow:
             return self._latency_by_group_fetched(w)
         ok_by_group: dict[tuple[str, str | None], int] = defaultdict(int)
@@ -333,7 +358,7 @@ class MetricsQueries:
         if not w.providers:
             return []
         groups: dict[tuple[str, str | None], tuple[list[float], list[float], list[int]]] = {}
-        for provider, model, latency, ttft in self.db().conn.execute(
+        for provider, model, latency, ttft in self.execute(
                 f"SELECT provider, model, latency_ms, ttft_ms FROM usage INDEXED BY {BY_PROVIDER_TS} "
                 f"WHERE provider IN ({w.provider_list()}) AND ts >= ? AND ts < ? AND outcome = 'ok'",
                 (*w.providers, *w.params)):
@@ -351,6 +376,17 @@ class MetricsQueries:
                         "p95_ms": nearest_rank(latencies, 0.95), "ttft_p50_ms": nearest_rank(ttfts, 0.5)})
         return out
 
+    def _latency_by_group_ranked_by_server(self, w: Window) -> list[dict[str, Any]]:
+        """PostgreSQL: one GROUP BY with ordered-set aggregates. `percentile_disc` is the nearest-rank
+        percentile (`percentile_cont` interpolates), so both backends return the same values."""
+        rows = self.execute(
+            "SELECT provider, model, count(*), percentile_disc(?) WITHIN GROUP (ORDER BY latency_ms), "
+            "percentile_disc(?) WITHIN GROUP (ORDER BY latency_ms), percentile_disc(?) WITHIN GROUP (ORDER BY ttft_ms) "
+            "FROM usage WHERE ts >= ? AND ts < ? AND outcome = 'ok' GROUP BY provider, model",
+            (_disc(0.5), _disc(0.95), _disc(0.5), *w.params)).fetchall()
+        return [{"provider": p, "model": m, "n": n, "p50_ms": p50, "p95_ms": p95, "ttft_p50_ms": ttft}
+                for p, m, n, p50, p95, ttft in sorted(rows, key=lambda r: (r[0], r[1] or ""))]
+
     def _group_quantiles(self, w: Window, provider: str, model: str | None, column: str, ok_rows: int,
                          qs: tuple[float, ...]) -> list[float | None]:
         """Wide plan: exact quantiles of `column` over one provider/model's ok attempts, by walking the
@@ -358,7 +394,7 @@ class MetricsQueries:
         index = BY_LATENCY if column == "latency_ms" else BY_TTFT
         where = (f"FROM usage INDEXED BY {index} WHERE provider = ? AND model IS ? AND outcome = 'ok' "
                  f"AND ts >= ? AND ts < ?")
-        conn = self.db().conn
+        conn = self
         nulls = conn.execute(f"SELECT count(*) {where} AND {column} IS NULL",
                              (provider, model, *w.params)).fetchone()[0]
         n = ok_rows - nulls
@@ -382,10 +418,9 @@ class MetricsQueries:
 
     def _cells(self, w: Window, edges: list[float]) -> dict[tuple[int, str], _Cell]:
         """Exact per (bucket, provider) sums: one range query per cell on (provider, ts), no GROUP BY sort."""
-        conn = self.db().conn
-        sql = (f"SELECT count(*), sum(outcome = 'ok'), sum(outcome IN ('cooldown_skip', 'started')), "
-               f"sum(attempt = 1), "
-               f"sum(tokens_in), sum(tokens_out), sum(cost_usd) "
+        conn = self
+        sql = (f"SELECT count(*), {OK_ROWS}, {NOT_ATTEMPTS}, "
+               f"{FIRST_ATTEMPTS}, sum(tokens_in), sum(tokens_out), sum(cost_usd) "
                f"FROM usage INDEXED BY {BY_PROVIDER_TS} WHERE provider = ? AND ts >= ? AND ts < ?")
         cells: dict[tuple[int, str], _Cell] = {}
         for provider in w.providers:
@@ -401,7 +436,7 @@ class MetricsQueries:
         """`_cells` plus each cell's ok latencies and TTFTs: all of them up to BUCKET_SAMPLE ok rows, else the
         rows whose id is a multiple of k = ok // BUCKET_SAMPLE (an index range scan that returns only those)."""
         cells = self._cells(w, edges)
-        conn = self.db().conn
+        conn = self
         sql = (f"SELECT latency_ms, ttft_ms FROM usage INDEXED BY {BY_PROVIDER_TS} "
                f"WHERE provider = ? AND ts >= ? AND ts < ? AND outcome = 'ok' AND id % ? = 0")
         for (i, provider), cell in cells.items():
@@ -421,7 +456,7 @@ class MetricsQueries:
         the partial index of ok rows with attempt > 1 (an answer after a failure is never attempt 1, and a
         request has at most one ok row). Distinct answers are counted by their integer rowid, not request_id.
         """
-        rows = self.db().conn.execute(
+        rows = self.execute(
             f"SELECT f.provider, count(DISTINCT CASE WHEN a.provider != f.provider THEN a.rowid END), "
             f"       count(DISTINCT CASE WHEN a.rowid IS NULL THEN f.request_id END) "
             f"FROM usage f INDEXED BY {FAILED} "

@@ -24,7 +24,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from core.store.connection import immediate
+from core.store.connection import exclusive
 
 
 def _run(conn: sqlite3.Connection, script: str) -> None:
@@ -241,10 +241,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
     """Apply, in one transaction, every migration after the file's version up to `target` (default: all);
-    returns the version the file is at afterwards. Safe to run from several processes at once."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at REAL)")
+    returns the version the file is at afterwards. Safe to run from several processes at once. `conn` is a
+    sqlite3 connection or core/store/postgres.py's PostgresConnections: the same migrations run on both,
+    their SQLite spelling translated there."""
     target = len(MIGRATIONS) if target is None else target
-    with immediate(conn) as tx:
+    with exclusive(conn) as tx:
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at REAL)")
         current = schema_version(tx)
         for version, migration in enumerate(MIGRATIONS[:target], start=1):
             if version > current:

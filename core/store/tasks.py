@@ -17,9 +17,13 @@ it runs, and another takes over only an expired lease (its process died):
     store.renew_leases("host:123:ab12", [task["id"]], lease_s=10)              # the heartbeat
     store.expired_tasks(("running",))                                          # what recovery may take over
 
-Every lease change is one conditional UPDATE (compare-and-set), so two processes never both win. On
-PostgreSQL the same shape holds: a claim is `SELECT … FOR UPDATE SKIP LOCKED` over the claimable rows
-followed by this UPDATE, and `lease_until` is compared with the server's clock instead of each process's.
+Every lease change is one conditional UPDATE (compare-and-set), so two processes never both win. Lease
+times come from `clock()`: this process's on SQLite, the server's on PostgreSQL, so replicas on machines
+whose clocks differ agree on when a lease ran out. On PostgreSQL a claim first locks its row with
+`FOR UPDATE SKIP LOCKED`, so replicas racing for the queue each get a different task instead of queueing
+behind one row lock:
+
+    store.claim_next_task(owner="host:456:cd34", lease_s=10, sessions=None)   # -> a task id, or None
 """
 
 from __future__ import annotations
@@ -31,8 +35,6 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
-from sqlite_utils.db import NotFoundError
-
 TASK_COLUMNS = (
     "session", "prompt", "label", "confidence", "reasons", "provider", "model", "status", "checkpoint",
     "result", "error", "owner", "lease_until",
@@ -42,7 +44,7 @@ _JSON = ("checkpoint", "reasons")
 
 
 class TaskQueries:
-    """Mixed into `core.store.Store`; uses its `db()` and `transaction()`."""
+    """Mixed into `core.store.Store`; uses its `execute()`, `rows()` and `transaction()`."""
 
     def create_task(self, *, prompt: str, session: str | None = None, status: str = "queued",
                     task_id: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -51,8 +53,9 @@ class TaskQueries:
         row = {"id": task_id or uuid.uuid4().hex[:12], "session": session, "prompt": prompt, "status": status,
                "created_at": now, "updated_at": now}
         row.update(_encoded(fields))
-        with self.transaction():
-            self.db()["tasks"].insert(row)
+        with self.transaction() as tx:
+            tx.execute(f"INSERT INTO tasks ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                       tuple(row.values()))
         return self.get_task(row["id"])
 
     def update_task(self, task_id: str, *, expect_status: Iterable[str] | None = None,
@@ -77,12 +80,41 @@ class TaskQueries:
     def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> bool:
         """queued → running, owned by `owner` until now + `lease_s`; only if nobody else holds a live lease
         on it (the submitting manager, which has its keys, leases its queued tasks). True if claimed."""
-        now = time.time()
+        now = self.clock()
         with self.transaction() as tx:
             return tx.execute(
-                "UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? "
-                "WHERE id = ? AND status = 'queued' AND (owner IS NULL OR owner = ? OR lease_until < ?)",
-                (owner, now + lease_s, now, task_id, owner, now)).rowcount == 1
+                f"UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? "
+                f"WHERE id = ? AND status = 'queued' AND (owner IS NULL OR owner = ? OR lease_until < ?)"
+                f"{self._skip_locked_guard()}",
+                (owner, now + lease_s, time.time(), task_id, owner, now,
+                 *self._skip_locked_params(task_id))).rowcount == 1
+
+    def claim_next_task(self, *, owner: str, lease_s: float, exclude: Iterable[str] = ()) -> str | None:
+        """Lease the oldest queued task nobody holds (or whose lease ran out) to `owner`, still queued: the
+        caller then runs it through `claim_task`. Any replica's worker may call it; two never get the same
+        task, and on PostgreSQL none waits for another's row lock (`FOR UPDATE SKIP LOCKED`). `exclude`:
+        ids the caller already tried (e.g. BYOK tasks whose keys it lacks). Returns the id, or None."""
+        skip = list(exclude)
+        now = self.clock()
+        not_in = f" AND id NOT IN ({', '.join('?' for _ in skip)})" if skip else ""
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+        with self.transaction() as tx:
+            row = tx.execute(
+                f"SELECT id FROM tasks WHERE status = 'queued' AND (owner IS NULL OR lease_until < ?){not_in} "
+                f"ORDER BY created_at, rowid LIMIT 1{lock}", (now, *skip)).fetchone()
+            if row is None:
+                return None
+            tx.execute("UPDATE tasks SET owner = ?, lease_until = ? WHERE id = ?", (owner, now + lease_s, row[0]))
+            return row[0]
+
+    def _skip_locked_guard(self) -> str:
+        """On PostgreSQL, claim only a row no other transaction holds: a replica racing for it moves on."""
+        if self.dialect != "postgresql":
+            return ""
+        return " AND id IN (SELECT id FROM tasks WHERE id = ? FOR UPDATE SKIP LOCKED)"
+
+    def _skip_locked_params(self, task_id: str) -> tuple:
+        return (task_id,) if self.dialect == "postgresql" else ()
 
     def renew_leases(self, owner: str, task_ids: Iterable[str], *, lease_s: float) -> int:
         """Push the leases `owner` still holds on these queued or running tasks to now + `lease_s`; returns
@@ -90,7 +122,7 @@ class TaskQueries:
         ids = list(task_ids)
         if not ids:
             return 0
-        now = time.time()
+        now = self.clock()
         with self.transaction() as tx:
             return tx.execute(
                 f"UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN ('queued', 'running') "
@@ -106,18 +138,20 @@ class TaskQueries:
         """Tasks in `statuses` whose owner's lease has run out, or that nobody owns (rows from before
         leases), oldest first."""
         allowed = list(statuses)
-        rows = self.db()["tasks"].rows_where(
-            f"status IN ({', '.join('?' for _ in allowed)}) AND (lease_until IS NULL OR lease_until < ?)",
-            [*allowed, time.time()], order_by="created_at, rowid", limit=int(limit))
+        rows = self.rows(
+            f"SELECT * FROM tasks WHERE status IN ({', '.join('?' for _ in allowed)}) "
+            f"AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, rowid LIMIT ?",
+            (*allowed, self.clock(), int(limit)))
         return [_decoded(r) for r in rows]
 
     def take_over_task(self, task_id: str, *, status: str, from_status: str, owner: str | None,
                        lease_s: float = 0.0, **fields: Any) -> bool:
         """Move a task whose lease expired (or that nobody owns) from `from_status` to `status`, owned by
         `owner` (None: nobody) for `lease_s`; checked again inside the UPDATE, so a live owner always wins."""
-        now = time.time()
+        now = self.clock()
         values = _encoded(fields)
-        values.update(status=status, owner=owner, lease_until=now + lease_s if owner else None, updated_at=now)
+        values.update(status=status, owner=owner, lease_until=now + lease_s if owner else None,
+                      updated_at=time.time())
         with self.transaction() as tx:
             return tx.execute(
                 f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in values)} "
@@ -125,10 +159,8 @@ class TaskQueries:
                 (*values.values(), task_id, from_status, now)).rowcount == 1
 
     def get_task(self, task_id: str) -> dict[str, Any] | None:
-        try:
-            return _decoded(self.db()["tasks"].get(task_id))
-        except NotFoundError:
-            return None
+        rows = self.rows("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return _decoded(rows[0]) if rows else None
 
     def list_tasks(self, *, session: str | None = None, statuses: Iterable[str] | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
@@ -141,8 +173,8 @@ class TaskQueries:
             statuses = list(statuses)
             where.append(f"status IN ({', '.join('?' for _ in statuses)})")
             params += statuses
-        rows = self.db()["tasks"].rows_where(" AND ".join(where) or None, params,
-                                             order_by="created_at DESC, rowid DESC", limit=int(limit))
+        sql = "SELECT * FROM tasks" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self.rows(f"{sql} ORDER BY created_at DESC, rowid DESC LIMIT ?", (*params, int(limit)))
         return [_decoded(r) for r in rows]
 
 

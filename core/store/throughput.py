@@ -28,6 +28,4 @@ def recent_answers(store: Any, models: Iterable[tuple[str, str | None]], *, sinc
     sql = ("SELECT task_id, label, provider, model, latency_ms, ttft_ms, tokens_out, ts FROM usage "
            f"WHERE outcome = 'ok' AND ({match}) AND ts >= ? AND latency_ms > 0 AND tokens_out > 0 "
            "ORDER BY ts DESC LIMIT ?")
-    cursor = store.db().conn.execute(sql, (*params, since, int(limit)))
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return store.rows(sql, (*params, since, int(limit)))

@@ -76,7 +76,7 @@ def completes_a_start(values: tuple) -> bool:
 
 
 class UsageQueries:
-    """Mixed into `core.store.Store`; uses its `db()`, `transaction()` and `_ensure_writer()`."""
+    """Mixed into `core.store.Store`; uses its `execute()`, `rows()`, `transaction()` and `_ensure_writer()`."""
 
     def record_attempts(self, rows: Iterable[UsageRow | Mapping[str, Any]], *, wait: bool = False) -> None:
         """Queue usage rows (one per provider attempt) for the background writer, which also turns
@@ -127,16 +127,16 @@ class UsageQueries:
         if task_id:
             where.append("task_id = ?")
             params.append(task_id)
-        return list(self.db()["usage"].rows_where(" AND ".join(where) or None, params, order_by="id",
-                                                  limit=int(limit)))
+        sql = "SELECT * FROM usage" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return self.rows(f"{sql} ORDER BY id LIMIT ?", (*params, int(limit)))
 
     def usage_count(self) -> int:
-        return self.db().conn.execute("SELECT count(*) FROM usage").fetchone()[0]
+        return self.execute("SELECT count(*) FROM usage").fetchone()[0]
 
     def recent_provider_latency(self, since: float) -> dict[str, float]:
         """Median latency (ms) of successful attempts per provider since `since`; for URGENT routing."""
         out = {}
-        conn = self.db().conn
+        conn = self
         for provider, n in conn.execute("SELECT provider, count(*) FROM usage INDEXED BY idx_usage_ts "
                                         "WHERE ts >= ? AND outcome = 'ok' GROUP BY provider", (since,)).fetchall():
             row = conn.execute("SELECT latency_ms FROM usage INDEXED BY idx_usage_ts WHERE ts >= ? AND provider = ? "
@@ -147,7 +147,7 @@ class UsageQueries:
 
     def shared_spend(self, session: str, *, minute_since: float, day_since: float) -> dict[str, Any]:
         """A visitor's use of the shared keys: requests in the last minute, tokens and USD in the last day."""
-        conn = self.db().conn
+        conn = self
         minute = conn.execute("SELECT count(DISTINCT request_id) FROM usage WHERE session = ? AND ts >= ? "
                               "AND key_source = 'shared'", (session, minute_since)).fetchone()[0]
         tokens, usd = conn.execute("SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0), "

@@ -23,7 +23,7 @@ MAX_NOTES = 50
 
 
 class WorkflowQueries:
-    """Mixed into `core.store.Store`; uses its `db()` and `transaction()`."""
+    """Mixed into `core.store.Store`; uses its `execute()`, `rows()` and `transaction()`."""
 
     # ----- runs
 
@@ -36,7 +36,7 @@ class WorkflowQueries:
         return self.get_workflow_run(run_id)
 
     def get_workflow_run(self, run_id: str) -> dict[str, Any] | None:
-        rows = list(self.db().query("SELECT * FROM workflow_runs WHERE id = ?", [run_id]))
+        rows = self.rows("SELECT * FROM workflow_runs WHERE id = ?", [run_id])
         return _decoded(rows[0], _RUN_JSON) if rows else None
 
     def list_workflow_runs(self, *, workflow: str | None = None, session: str | None = None,
@@ -49,7 +49,7 @@ class WorkflowQueries:
             where.append("session = ?")
             params.append(session)
         sql = "SELECT * FROM workflow_runs" + (f" WHERE {' AND '.join(where)}" if where else "")
-        rows = self.db().query(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*params, limit])
+        rows = self.rows(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*params, limit])
         return [_decoded(r, _RUN_JSON) for r in rows]
 
     def claim_workflow_run(self, run_id: str, from_statuses: Iterable[str]) -> bool:
@@ -84,7 +84,7 @@ class WorkflowQueries:
     # ----- steps
 
     def workflow_steps(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.db().query("SELECT * FROM workflow_steps WHERE run_id = ? ORDER BY position", [run_id])
+        rows = self.rows("SELECT * FROM workflow_steps WHERE run_id = ? ORDER BY position", [run_id])
         return [_decoded(r, _STEP_JSON) for r in rows]
 
     def start_workflow_step(self, run_id: str, position: int, name: str, inputs: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ class WorkflowQueries:
         with self.transaction() as tx:
             tx.execute("INSERT INTO workflow_steps (run_id, position, name, status, attempts, inputs, started_at) "
                        "VALUES (?, ?, ?, 'running', 1, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET "
-                       "status = 'running', attempts = attempts + 1, inputs = excluded.inputs, error = NULL, "
+                       "status = 'running', attempts = workflow_steps.attempts + 1, inputs = excluded.inputs, error = NULL, "
                        "started_at = excluded.started_at, finished_at = NULL, duration_ms = NULL",
                        (run_id, position, name, _dumps(inputs), now))
             tx.execute("UPDATE workflow_runs SET current_step = ?, updated_at = ? WHERE id = ?", (name, now, run_id))
@@ -130,7 +130,7 @@ class WorkflowQueries:
 
     def usage_totals(self, task_id: str) -> dict[str, Any]:
         """Requests, tokens and USD of the usage rows tagged with `task_id` (a workflow run's id)."""
-        row = self.db().conn.execute(
+        row = self.execute(
             "SELECT count(DISTINCT request_id), coalesce(sum(cost_usd), 0), coalesce(sum(tokens_in), 0), "
             "coalesce(sum(tokens_out), 0), count(*) FROM usage INDEXED BY idx_usage_task_id "
             "WHERE task_id = ? AND task_id IS NOT NULL", (task_id,)).fetchone()
