@@ -13,7 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.app.views.route_graph import RouteGraph, to_agraph, to_dot
+from core.app.views.route_graph import RouteGraph, legend_html, to_agraph, to_dot
+
+
+def route_graph_legend() -> None:
+    """What the graph's shapes and colours mean, under the graph."""
+    import streamlit as st
+
+    st.markdown(legend_html(), unsafe_allow_html=True)
 
 
 def agraph_keyed(nodes: list, edges: list, config: Any, key: str) -> str | None:
@@ -26,7 +33,7 @@ def agraph_keyed(nodes: list, edges: list, config: Any, key: str) -> str | None:
     return streamlit_agraph._agraph(data=data, config=json.dumps(config.__dict__), key=key, default=None)
 
 
-def render_route_graph_keyed(graph: RouteGraph, key: str = "route_graph", *, height: int = 460,
+def render_route_graph_keyed(graph: RouteGraph, key: str = "route_graph", *, height: int = 520,
                              width: int = 1000, fallback: bool = False) -> str | None:
     """Draw `graph` with agraph (clicked node id back) or, with `fallback=True` or when agraph cannot be
     imported, with `st.graphviz_chart` (no clicks: returns None)."""

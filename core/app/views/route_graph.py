@@ -23,6 +23,12 @@ from typing import Any
 
 LABELS = ("QUICK", "COMPLEX", "URGENT")
 MAX_MODELS_PER_PROVIDER = 6
+# Left to right, one column per level. A dot or diamond carries its label below it, so two nodes of one
+# column need their radius, the label's line and a gap between them: NODE_SPACING covers the largest.
+FONT_SIZE = 14
+LABEL_GAP = 6
+NODE_SPACING = 96
+LEVEL_SEPARATION = 240
 
 MANAGER_COLOR = "#1f2937"
 PATH_COLOR = "#2563eb"
@@ -42,6 +48,14 @@ STATUS_STYLES = {
     "demo": ("#a78bfa", "offline demo model"),
 }
 UNKNOWN_STATUS = ("#64748b", "status unknown")
+# What each mark means, in the order the legend shows it: (shape, colour, words).
+LEGEND = (("diamond", LABEL_COLORS["QUICK"], "label (how the manager classified the request)"),
+          ("dot", MODEL_COLOR, "model"),
+          ("box", STATUS_STYLES["ready"][0], "provider"),
+          ("line", PATH_COLOR, "the last decision's path"),
+          ("dot", FAILED_COLOR, "failed in the last decision"),
+          ("box", STATUS_STYLES["cooldown"][0], "cooling down"),
+          ("box", STATUS_STYLES["no key"][0], "no key"))
 NOT_FAILURES = ("ok", "cooldown_skip")
 
 
@@ -202,8 +216,10 @@ def to_agraph(graph: RouteGraph, *, height: int = 460, width: int = 1000) -> tup
     edges = [Edge(source=e["source"], target=e["target"], color=e["color"], width=e["width"],
                   title=e.get("title") or None) for e in graph.edges]
     config = Config(height=height, width=width, directed=True, physics=False, hierarchical=True,
-                    direction="LR", sortMethod="directed", levelSeparation=220, nodeSpacing=70,
-                    groups={}, interaction={"hover": True, "dragNodes": True, "zoomView": False})
+                    direction="LR", sortMethod="directed", levelSeparation=LEVEL_SEPARATION,
+                    nodeSpacing=NODE_SPACING, groups={}, nodes={"font": {"size": FONT_SIZE}},
+                    interaction={"hover": True, "dragNodes": True, "zoomView": False})
+    config.width = "100%"           # the column's width: a fixed width is clipped in a narrow column
     # Config also copies every keyword to the top level, where vis-network logs "Unknown option detected":
     # keep only the options vis-network knows (the layout ones already sit under layout.hierarchical).
     for name in [k for k in vars(config) if k not in VIS_OPTIONS]:
@@ -214,6 +230,40 @@ def to_agraph(graph: RouteGraph, *, height: int = 460, width: int = 1000) -> tup
 # Top-level vis-network options (https://visjs.github.io/vis-network/docs/network/#options), plus the size.
 VIS_OPTIONS = frozenset({"height", "width", "autoResize", "locale", "clickToUse", "configure", "edges", "nodes",
                          "groups", "layout", "interaction", "manipulation", "physics"})
+
+
+def vertical_extent(node: Mapping[str, Any]) -> tuple[float, float]:
+    """How far a node reaches above and below its centre, in px, with its label (below a dot or diamond,
+    inside a box). Two nodes of one column do not overlap when the sum of these stays within NODE_SPACING."""
+    line = FONT_SIZE + 2
+    if node.get("shape") == "box":
+        return line / 2 + 6, line / 2 + 6
+    return node.get("size", 25), node.get("size", 25) + LABEL_GAP + line
+
+
+def legend_html(legend: Sequence[tuple[str, str, str]] = LEGEND) -> str:
+    """The legend as one line of small swatches (inline HTML for `st.markdown(..., unsafe_allow_html=True)`)."""
+    shapes = {"dot": "border-radius:50%", "diamond": "transform:rotate(45deg);width:10px;height:10px",
+              "box": "border-radius:3px;width:18px", "line": "height:4px;width:22px;border-radius:2px"}
+    items = []
+    for shape, color, words in legend:
+        swatch = (f'<span style="display:inline-block;width:12px;height:12px;background:{color};'
+                  f'{shapes[shape]};margin-right:6px;vertical-align:middle;border:1px solid #94a3b8"></span>')
+        items.append(f'<span style="margin-right:18px;white-space:nowrap">{swatch}{words}</span>')
+    return f'<div style="font-size:0.85rem;color:#475569;line-height:2">{"".join(items)}</div>'
+
+
+def node_words(node_id: str) -> str:
+    """A clicked node in words: 'label QUICK', 'model openai/gpt-4o-mini on openrouter', 'provider hf'."""
+    kind, _, rest = node_id.partition(":")
+    if kind == "label":
+        return f"label {rest}"
+    if kind == "model":
+        provider, _, model = rest.partition("/")
+        return f"model {model or 'default model'} on {provider}"
+    if kind in ("provider", "more"):
+        return f"provider {rest}"
+    return "every task"
 
 
 _DOT_SHAPES = {"box": "box", "diamond": "diamond", "dot": "ellipse"}

@@ -60,15 +60,20 @@ LOG_COLUMNS = ["time", "task", "kind", "what happened"]     # the table; "messag
 
 
 def decision_log(store: Store, *, kinds: list[str] | None = None, text: str = "", hours: float = 24,
-                 limit: int = 500, session: str | None = None) -> list[dict[str, Any]]:
-    """Events as table rows, newest first, filtered by kind, by a substring (task id or message), by age
-    and, unless `session` is None, to that session's own tasks. Each row has LOG_COLUMNS (the time with its
-    date, the event in plain words) and the raw `message` and `data` for a details view."""
+                 limit: int = 500, session: str | None = None, node: str | None = None) -> list[dict[str, Any]]:
+    """Events as table rows, newest first, filtered by kind, by a substring (task id or message), by age,
+    by a routing-graph node (`node`: only the tasks that went through it, see `tasks_through`) and, unless
+    `session` is None, to that session's own tasks. Each row has LOG_COLUMNS (the time with its date, the
+    event in plain words) and the raw `message` and `data` for a details view."""
     rows = []
     needle = text.strip().lower()
     visible = session_task_ids(store, session)
-    for event in reversed(store.events(kinds=kinds or None, since=time.time() - hours * 3600, limit=limit)):
+    since = time.time() - hours * 3600
+    through = tasks_through(store.events(kinds=THROUGH_KINDS, since=since, limit=limit * 4), node) if node else None
+    for event in reversed(store.events(kinds=kinds or None, since=since, limit=limit)):
         if visible is not None and event["task_id"] not in visible:
+            continue
+        if through is not None and event["task_id"] not in through:
             continue
         if needle and needle not in (event["task_id"] or "").lower() and needle not in event["message"].lower():
             continue
@@ -76,6 +81,32 @@ def decision_log(store: Store, *, kinds: list[str] | None = None, text: str = ""
                      "task": event["task_id"], "kind": event["kind"], "what happened": plain_words(event),
                      "message": event["message"], "data": event["data"]})
     return rows
+
+
+THROUGH_KINDS = ["classified", "attempt_failed", "done"]     # the events that say which nodes a task went through
+
+
+def tasks_through(events: list[dict[str, Any]], node: str) -> set[str] | None:
+    """The task ids whose routing went through a graph node: `label:X` (classified X), `model:P/M` (an
+    attempt at model M on provider P), `provider:P` or `more:P` (an attempt on P). None for the Manager
+    (every task goes through it) or an unknown node."""
+    kind, _, rest = node.partition(":")
+    if kind == "label":
+        def hit(e):
+            return e["kind"] == "classified" and (e["data"] or {}).get("label") == rest
+    elif kind == "model":
+        provider, _, model = rest.partition("/")
+
+        def hit(e):
+            data = e["data"] or {}
+            return e["kind"] in ("attempt_failed", "done") and data.get("provider") == provider and \
+                (data.get("model") or "") == model
+    elif kind in ("provider", "more"):
+        def hit(e):
+            return e["kind"] in ("attempt_failed", "done") and (e["data"] or {}).get("provider") == rest
+    else:
+        return None
+    return {e["task_id"] for e in events if e["task_id"] and hit(e)}
 
 
 _LABEL_WORDS = {"QUICK": "a quick question, answered right away",
