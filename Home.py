@@ -11,12 +11,12 @@ if __name__ != "__main__":      # imported for discovery: the routes beside the 
 
     app = st.App("Home.py", routes=gateway_routes())
 else:
-    from core.app.widgets import init_session, show_store_error
+    from core.app.widgets import init_session, show_store_error, sidebar_menu
     from core.errors import StoreError
 
     st.set_page_config(page_title="Spaces OS", page_icon="🛰️", layout="wide")
 
-    pages = st.navigation([
+    menu = [
         st.Page("pages/overview.py", title="Home", icon="🏠", default=True),
         st.Page("pages/chat.py", title="Chat", icon="💬", url_path="chat"),
         st.Page("pages/routing.py", title="Routing", icon="🔀", url_path="routing"),
@@ -25,7 +25,11 @@ else:
         st.Page("pages/metrics.py", title="Metrics", icon="📈", url_path="metrics"),
         st.Page("pages/how_it_works.py", title="How it works", icon="📖", url_path="how-it-works"),
         st.Page("pages/api_tokens.py", title="API tokens", icon="🔐", url_path="api-tokens"),
-    ])
+    ]
+    # Our own menu (page links): with client.showSidebarNavigation off, Streamlit never shows its automatic
+    # list of pages/ files (before this ran, or while the server is down), nor a built-in menu.
+    pages = st.navigation(menu, position="hidden")
+    sidebar_menu(menu)
     try:                    # a failing database is a readable page on every page, never a traceback
         init_session()
         pages.run()

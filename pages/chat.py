@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.app.chat import ChatOptions
-from core.app.chat_widgets import chat_message_view, streamed_answer, task_card
+from core.app.chat_widgets import chat_message_view, restored_notice, streamed_answer, task_card
 from core.app.views.chat import compare_targets
 from core.app.widgets import demo_banner, page
 
@@ -35,6 +35,7 @@ with st.expander("Routing options", expanded=False):
 options = ChatOptions(None if chosen.startswith("auto") else chosen, model.strip() or None, compare, targets,
                       use_tools)
 
+restored_notice(svc, ctx)
 for message in ctx.messages:
     chat_message_view(message)
 

@@ -52,8 +52,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class BaseURL(str):
+    """The server's base URL, which also knows the server's process group (`pgid`), e.g. to stop it early."""
+    pgid: int
+
+
 @contextmanager
-def streamlit_server(env: dict[str, str]) -> Iterator[str]:
+def streamlit_server(env: dict[str, str]) -> Iterator[BaseURL]:
     """`streamlit run Home.py` on a free 127.0.0.1 port, in its own process group; yields the base URL."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)  # noqa: SIM115 - closed below
@@ -62,7 +67,8 @@ def streamlit_server(env: dict[str, str]) -> Iterator[str]:
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    base = BaseURL(f"http://127.0.0.1:{port}")
+    base.pgid = proc.pid
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -111,5 +117,8 @@ def no_exception_boxes(page) -> None:
         '[data-testid="stException"]').first.inner_text()
 
 
+MENU_LINKS = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'     # the console's menu (Home.py)
+
+
 def nav(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    page.locator(MENU_LINKS, has_text=title).first.click()

@@ -13,7 +13,7 @@ import streamlit as st
 from core.agent.manager import ACTIVE, Task
 from core.app.services import Services
 from core.app.session import SessionContext
-from core.app.views.chat import interruption_notes
+from core.app.views.chat import collapsed, interruption_notes
 from core.app.views.routing import LOG_COLUMNS
 from core.app.views.task_story import (
     compact_markdown,
@@ -41,13 +41,42 @@ def chat_message_view(message: dict[str, Any]) -> None:
                 st.caption(f"{step['duration_ms']:.0f} ms")
                 st.json({"arguments": step["arguments"], "result": step["result"]}, expanded=False)
         if message.get("content"):
-            st.markdown(message["content"])
+            message_text(message["content"])
         if isinstance(message.get("error"), str):      # a failed answer: its words, after any partial text
             st.error(message["error"])
         if message.get("facts"):
             st.caption(message["facts"])
         for note in message.get("notes", []):
             st.caption(note)
+
+
+def restored_notice(svc: Services, ctx: SessionContext) -> None:
+    """After a restart: which paused tasks came back to this Chat, and where the others wait."""
+    restored = svc.tasks.restore(ctx)
+    words = []
+    if restored.in_chat:
+        n = len(restored.in_chat)
+        words.append(f"The console restarted while {n} of your task{'s' if n > 1 else ''} ran: "
+                     f"{'they are' if n > 1 else 'it is'} paused below with the answer so far. Press **Resume**.")
+    if restored.in_queue:
+        words.append(f"{restored.in_queue} more paused task{'s' if restored.in_queue > 1 else ''} wait in the "
+                     "**Routing** page's task queue.")
+    if restored.unclaimed:
+        words.append("Tasks paused by a restart that this browser cannot claim as yours (another visitor "
+                     "identity) wait in the **Routing** page's task queue, where the operator resumes them.")
+    if words:
+        st.info(" ".join(words), icon="⏸️")
+
+
+def message_text(text: str) -> None:
+    """A message's text; a long one shortened, with the whole text in an expander below."""
+    short = collapsed(text)
+    if short is None:
+        st.markdown(text)
+        return
+    st.markdown(short)
+    with st.expander(f"Show the whole message ({len(text):,} characters)", expanded=False):
+        st.markdown(text)
 
 
 CONTROLS = (("pause", "Pause"), ("resume", "Resume"), ("cancel", "Cancel"))     # always in these places

@@ -3,12 +3,14 @@
     tasks = TaskService(svc)
     tasks.pause(ctx, task_id)        # refused unless the task is this session's (or ctx is the operator)
     tasks.resume(ctx, task_id)       # resumes with this session's own keys and settings
+    tasks.restore(ctx)               # after a restart: this identity's paused tasks back into Chat
 
 A session controls only its own tasks; the all-sessions view belongs to the operator (local use).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.agent.manager import ACTIVE, Task
@@ -21,6 +23,19 @@ if TYPE_CHECKING:
 
 class NotYourTask(SpacesOSError):
     """A session tried to see or control a task that belongs to another session."""
+
+
+@dataclass
+class Restored:
+    """What a restart left paused, seen from one session: the tasks back in its Chat (paused, waiting for
+    Resume); how many more of its own wait in the Routing page's task queue (no room among the cards); and
+    whether others, which this identity may not claim, wait there for the operator."""
+    in_chat: list[Task] = field(default_factory=list)
+    in_queue: int = 0
+    unclaimed: bool = False
+
+
+RESTORE_SCAN = 200          # the newest `recovered` events looked at
 
 
 class TaskService:
@@ -51,6 +66,24 @@ class TaskService:
         if ctx.operator:
             return self.manager.list(limit=limit)
         return self.manager.list(ctx.session_hash, hashed=True, limit=limit)
+
+    def restore(self, ctx: SessionContext, cards: int = 5) -> Restored:
+        """Tasks a restart paused (a `recovered` event, still paused) come back to this session's Chat when
+        its identity allows: hosted, the same visitor identity; locally, the operator's, so all of them. Up
+        to `cards` are shown there; the rest, and those this identity may not claim, are counted as waiting
+        in the Routing queue. Idempotent: a task already in this session stays where it is."""
+        if self.svc.manager is None:
+            return Restored()
+        ids = dict.fromkeys(e["task_id"] for e in self.svc.store.events(kinds=["recovered"], limit=RESTORE_SCAN)
+                            if e["task_id"])
+        paused = [t for t in (self.manager.get(i) for i in ids) if t is not None and t.status == "paused"]
+        claimable = sorted((t for t in paused if ctx.owns(t.session)), key=lambda t: t.created_at)
+        room = max(0, cards - len([i for i in ctx.task_ids if i not in {t.id for t in claimable}]))
+        shown = claimable[-room:] if room else []
+        for task in shown:
+            if task.id not in ctx.task_ids:
+                ctx.task_ids.insert(0, task.id)       # older than this session's own tasks
+        return Restored(shown, len(claimable) - len(shown), len(claimable) < len(paused))
 
     def pause(self, ctx: SessionContext, task_id: str) -> Task:
         self.get(ctx, task_id)

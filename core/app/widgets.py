@@ -46,6 +46,15 @@ def session_context(svc: Services) -> SessionContext:
                           operator=operator)
 
 
+def sidebar_menu(pages: list) -> None:
+    """The console's menu at the top of the sidebar: one link per page (st.navigation's own list is hidden,
+    see .streamlit/config.toml)."""
+    with st.sidebar.container(key="menu"):
+        for page_ in pages:
+            st.page_link(page_)
+        st.divider()
+
+
 def init_session() -> SessionContext:
     """Create this browser session's state once (Home calls it before the navigation)."""
     return session_context(services())

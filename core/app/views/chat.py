@@ -164,3 +164,24 @@ def agent_facts(result: Any, elapsed_ms: float | None = None) -> str:
     line = facts_line(facts)
     tools = len(result.steps)
     return f"{line} · {tools} tool call{'s' if tools != 1 else ''}" if tools else line
+
+
+LONG_MESSAGE_CHARS = 3_000          # longer messages show their start, with the full text one click away
+LONG_MESSAGE_LINES = 40
+PREVIEW_CHARS = 1_200
+
+
+def collapsed(text: str) -> str | None:
+    """The shortened form of a long message (its first ~1,200 characters, cut at a line or word end, with
+    how much is left), or None when the message is short enough to show in full.
+
+    collapsed("word " * 20_000)   # 'word word … word …\\n\\n*(98,800 more characters)*'
+    """
+    if len(text) <= LONG_MESSAGE_CHARS and text.count("\n") < LONG_MESSAGE_LINES:
+        return None
+    head = "\n".join(text[:PREVIEW_CHARS].splitlines()[:LONG_MESSAGE_LINES // 2])
+    cut = max(head.rfind("\n"), head.rfind(" "))
+    if cut > len(head) // 2:
+        head = head[:cut]
+    head = head.rstrip()
+    return f"{head} …\n\n*({len(text) - len(head):,} more characters)*"
