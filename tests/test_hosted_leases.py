@@ -1,7 +1,8 @@
 """One owner per running task (issue 13, item 11): tasks carry an owner lease in the database, only the owner
-writes a running task, and recovery takes over expired leases only. Two managers on one SQLite file (two
+writes a running task, and recovery takes over expired leases only. Two managers on one database (two
 Router/Store instances), one of them in a real subprocess that is `kill -9`ed mid-answer; the real local
-OpenAI-compatible server, whose deterministic model continues a partial answer exactly."""
+OpenAI-compatible server, whose deterministic model continues a partial answer exactly. Every test runs on
+a SQLite file and on PostgreSQL (issue 17: replicas on one server, leases on the server's clock)."""
 
 from __future__ import annotations
 
@@ -51,19 +52,21 @@ def wait_until(predicate, timeout: float = 30.0, step: float = 0.02):
 
 
 @pytest.fixture
-def managers(fake, db_path):
-    """Manager A and a factory for manager B: each with its own Router and Store on the same file."""
+def managers(fake, db_url):
+    """Manager A and a factory for manager B: each with its own Router and Store on the same database."""
     fake.default = Reply(chunk_delay=0.03)
     started: list[Manager] = []
 
     def start() -> Manager:
-        m = Manager(Router.from_config(config(fake), db=db_path), lease_s=1.0, heartbeat_s=0.1)
+        m = Manager(Router.from_config(config(fake), db=db_url), lease_s=1.0, heartbeat_s=0.1)
         started.append(m)
         return m
 
     yield start
     for m in started:
         m.shutdown(2.0)
+        m.store.close()
+        m.store.close_connections()
 
 
 def test_a_second_manager_never_touches_a_task_the_first_one_streams(managers):
@@ -95,8 +98,8 @@ def test_a_manager_cannot_write_a_task_another_manager_owns(managers):
 
 
 def test_a_killed_managers_task_is_taken_over_after_its_lease_expires_and_resumes_to_the_exact_text(
-        managers, fake, db_path):
-    proc = subprocess.Popen([sys.executable, "-c", MANAGER_PROCESS, str(ROOT), db_path, fake.url, COMPLEX],
+        managers, fake, db_url):
+    proc = subprocess.Popen([sys.executable, "-c", MANAGER_PROCESS, str(ROOT), db_url, fake.url, COMPLEX],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:

@@ -21,6 +21,13 @@ QUICK = "What's 2+2?"
 COMPLEX = "Write a detailed report comparing GPU cloud pricing across three providers, with a plan."
 
 
+@pytest.fixture
+def db_path(db_url: str) -> str:
+    """Every test here runs on a SQLite file and on PostgreSQL (tests/backends.py)."""
+    return db_url
+
+
+
 def kinds(store: Store, task_id: str) -> list[str]:
     return [e["kind"] for e in store.events(task_id=task_id)]
 

@@ -32,6 +32,13 @@ SENTINELS = (SENTINEL_KEY, SENTINEL_HF)
 MSG = [{"role": "user", "content": "What is 2+2?"}]
 
 
+@pytest.fixture
+def db_path(db_url: str) -> str:
+    """Every test here runs on a SQLite file and on PostgreSQL (tests/backends.py)."""
+    return db_url
+
+
+
 @pytest.fixture(scope="module")
 def load(tmp_path_factory) -> tuple[LoadReport, list[str]]:
     """The load run, and the log lines the suite's capture took during it."""
@@ -171,6 +178,12 @@ def test_each_fault_ends_as_a_clear_error(fault, provider, mode, matrix_server, 
     assert all(s not in (a.error or "") for a in error.attempts for s in SENTINELS)
     rows = router.store.usage_rows()
     assert len(rows) == len(error.attempts)
+    if router.store.dialect == "postgresql":        # every row of every table, as the server holds them
+        tables = [r[0] for r in router.store.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()]
+        stored = str([router.store.rows(f"SELECT * FROM {t}") for t in tables])
+        assert tables and all(s not in stored for s in SENTINELS)
+        return
     files = list(Path(db_path).parent.glob(Path(db_path).name + "*"))      # the db, -wal and -shm
     assert files and all(s.encode() not in f.read_bytes() for f in files for s in SENTINELS)
 

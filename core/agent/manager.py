@@ -193,7 +193,7 @@ class Manager:
         row = self.store.create_task(prompt=prompt, session=sess, label=c.label.value, confidence=c.confidence,
                                      reasons=c.reasons, status="queued",
                                      checkpoint={"messages": messages, "partial_text": ""},
-                                     owner=self.owner_id, lease_until=time.time() + self.lease_s)
+                                     owner=self.owner_id, lease_until=self.store.clock() + self.lease_s)
         task_id = row["id"]
         self._event(task_id, EventKind.CLASSIFIED,
                     f"{c.label.value} ({c.confidence:.0%}): {', '.join(c.reasons[:3])}",
@@ -488,7 +488,7 @@ class Manager:
         if overrides is not None:
             control.overrides = {k: dict(v) for k, v in overrides.items()}
         if self.store.update_task(task_id, status="queued", expect_status=("paused",), owner=self.owner_id,
-                                  lease_until=time.time() + self.lease_s):
+                                  lease_until=self.store.clock() + self.lease_s):
             self._enqueue(task_id, priority=0)
         return self.get(task_id)
 
