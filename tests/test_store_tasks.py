@@ -97,3 +97,15 @@ def test_listed_tasks_have_their_json_fields_decoded(store: Store):
     store.create_task(prompt="p", reasons=["r"], checkpoint={"k": 1})
     (task,) = store.list_tasks()
     assert task["reasons"] == ["r"] and task["checkpoint"] == {"k": 1}
+
+
+def test_replicas_claiming_the_queue_each_get_a_different_task_and_skip_live_leases(store: Store):
+    first = store.create_task(prompt="first")
+    held = store.create_task(prompt="held by a live replica", owner="c", lease_until=store.clock() + 60)
+    second = store.create_task(prompt="second")
+    claims = [store.claim_next_task(owner=o, lease_s=10) for o in ("a", "b", "a")]
+    assert claims == [first["id"], second["id"], None]
+    assert store.get_task(first["id"])["owner"] == "a" and store.get_task(second["id"])["owner"] == "b"
+    assert store.get_task(held["id"])["owner"] == "c"
+    assert store.claim_task(first["id"], owner="a", lease_s=10) and not store.claim_task(first["id"], owner="b", lease_s=10)
+    assert store.claim_next_task(owner="b", lease_s=10, exclude=[second["id"]]) is None
