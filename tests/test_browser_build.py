@@ -142,11 +142,13 @@ def test_idea_to_running_space_then_roll_back(base_url, hub, llm):
         assert console_errors == [], console_errors[:5]
 
 
-def test_dry_run_without_a_token_shows_the_folder_and_how_to_push(hub, tmp_path):
-    env = {"SPACES_OS_DB": str(tmp_path / "spaces_os.db"), "HF_ENDPOINT": hub.url, "HF_TOKEN": "",
-           "SPACES_OS_HF_ROUTER_URL": hub.router_url, "OPENROUTER_API_KEY": "", "OPENROUTER_KEY": "",
-           "AGENTIC_CONFIG": ""}
-    with streamlit_server(env) as base, browser_page(sync_api) as page:
+def test_dry_run_without_a_token_shows_the_folder_and_how_to_push(tmp_path):
+    # Its own fake Hub: the module's Hub still serves the first test's console, whose build job may still be
+    # following or rolling back its Space while this test runs, and those writes must not count as this one's.
+    with FakeHub() as hub, streamlit_server({
+            "SPACES_OS_DB": str(tmp_path / "spaces_os.db"), "HF_ENDPOINT": hub.url, "HF_TOKEN": "",
+            "SPACES_OS_HF_ROUTER_URL": hub.router_url, "OPENROUTER_API_KEY": "", "OPENROUTER_KEY": "",
+            "AGENTIC_CONFIG": ""}) as base, browser_page(sync_api) as page:
         page.set_viewport_size({"width": 1400, "height": 2000})
         page.goto(base + "/")
         # The legacy pages/ list shows until Home.py's st.navigation has run: wait for Home first.
@@ -157,7 +159,7 @@ def test_dry_run_without_a_token_shows_the_folder_and_how_to_push(hub, tmp_path)
         hub.clear_requests()
         page.get_by_role("textbox", name="Your idea").press("Enter")          # Enter submits the form
         expect(page.get_by_text("Dry run: nothing was created on the Hub")).to_be_visible(timeout=40000)
-        expect(page.get_by_text("hf upload <your-user>/")).to_be_visible()
+        expect(page.get_by_text("hf upload <your-user>/")).to_be_visible(timeout=20000)   # not the 5 s default
         page.wait_for_timeout(800)
         no_exception_boxes(page)
         screenshot(page, "build-10-dry-run")
