@@ -120,9 +120,11 @@ def test_quick_question_pauses_the_analysis_says_so_resumes_it_and_the_card_sums
     assert "▶️ Resumed it when this answer ended." in notes
 
     poll(at, lambda _: task_row(store, task_id)["status"] == "done", timeout=60)
-    store.flush()
-    rows = [r for r in store.usage_rows(task_id=task_id) if r["outcome"] == "ok"]
+    # The page sums the app's usage rows; its own writer may still hold the last one for 0.1 s, so read the
+    # rows once the page shows both parts (reading them first raced that writer: 1 row instead of 2).
     body = poll(at, lambda a: texts(a) if "done in 2 parts (paused once)" in texts(a) else None)
+    rows = poll(at, lambda _: (found if len(found := [r for r in store.usage_rows(task_id=task_id)
+                                                      if r["outcome"] == "ok"]) == 2 else None))
     latency = sum(r["latency_ms"] for r in rows)
     tokens = sum(r["tokens_out"] for r in rows)
     assert len(rows) == 2
