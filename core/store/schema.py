@@ -3,7 +3,7 @@
     from core.store.connection import connect
     conn = connect("data/spaces_os.db")
     migrate(conn)                  # brings any older file up to len(MIGRATIONS); a no-op when current
-    schema_version(conn)           # -> 7
+    schema_version(conn)           # -> 8
 
 Each table has one owner module, the only code that writes its rows:
 
@@ -231,7 +231,25 @@ def _v7(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(conn: sqlite3.Connection) -> None:
+    """Replicas: a task records whose keys it runs on, so a surviving replica knows whether it may carry it on
+    (shared or demo: yes; a visitor's own keys: only where that session is); and every admission on a
+    budget (a visitor's or an access token's requests a minute) is one row, so the limit holds across
+    processes that share the database."""
+    _run(conn,
+        """
+        ALTER TABLE tasks ADD COLUMN key_source TEXT;     -- shared | byok | demo; NULL for tasks before v8
+        CREATE TABLE admissions (
+            id INTEGER PRIMARY KEY,
+            subject TEXT NOT NULL,            -- a session hash, or `token:<id>`
+            ts REAL NOT NULL                  -- unix seconds (the database server's clock on PostgreSQL)
+        );
+        CREATE INDEX idx_admissions_subject_ts ON admissions (subject, ts)
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
