@@ -8,7 +8,9 @@ import streamlit as st
 
 if __name__ != "__main__":      # imported for discovery: the routes beside the UI, no UI calls at import
     from core.app.gateway import gateway_routes
+    from core.app.navigation import navigation_only
 
+    navigation_only()           # a deep link opened before anyone visited / still runs through this file
     app = st.App("Home.py", routes=gateway_routes())
 else:
     from core.app.widgets import init_session, show_store_error, sidebar_menu

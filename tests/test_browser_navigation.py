@@ -1,6 +1,7 @@
 """The sidebar menu in a real browser: st.navigation's own (Home, Chat, …, How it works) when the server
 is up, and never Streamlit's automatic list of `pages/` files (lowercase, with an "overview"): not on a
-deep link opened before Home.py ever ran in the process, and not after the server stopped."""
+deep link opened before Home.py ever ran in the process (that link gets the console's own menu), and not
+after the server stopped."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def test_a_deep_link_before_home_ran_shows_no_automatic_pages_list(env):
     with streamlit_server(env) as base, browser_page(sync_api) as page:
         page.goto(base + "/spaces")          # the first session of this server: Home.py has never run
         expect(page.get_by_role("heading", name="Spaces").first).to_be_visible(timeout=30000)
-        page.wait_for_timeout(1500)
+        # The page ran through Home.py, not alone from pages/: the console's menu, tab title and session.
+        expect(page.locator(MENU_LINKS, has_text="How it works")).to_be_visible(timeout=30000)
         texts = nav_texts(page)
         assert not [t for t in texts if t in AUTO_LIST], texts
+        assert page.title() == "Spaces OS"
         screenshot(page, "nav-1-deep-link")
         page.goto(base + "/")                # once Home.py runs: the console's own menu
         expect(page.locator(MENU_LINKS, has_text="How it works")).to_be_visible(timeout=30000)
