@@ -15,6 +15,10 @@ client's user never sees our confirmation dialog, so the server's owner decides 
 Over HTTP every request needs `Authorization: Bearer <token>` (else 401): any local process can reach
 127.0.0.1, and `route_chat` spends the configured keys' credit. The token is `$SPACES_OS_MCP_TOKEN`, or a
 fresh one printed on stderr at start. stdio needs none: only the client that started the server talks to it.
+
+The console serves the same server at /mcp on its own port (core/app/gateway/mcp_route.py), with the HTTP
+API's callers instead of one owner: `build_server` then takes a function giving each request its caller's
+tools, and `McpServices.refuse` says what that caller may not run.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -47,7 +51,7 @@ from core.errors import ConfigError, SpacesOSError
 from core.hub.client import DEFAULT_ENDPOINT, HubClient, SearchCache
 from core.hub.spaces import SpaceManager
 from core.llm.config import find_config_path
-from core.llm.router import Router
+from core.llm.router import ChatResult, Router
 from core.store import default_db_path
 from core.tools.registry import JSON, Tool, ToolRegistry, build_hub_tools
 
@@ -70,6 +74,24 @@ class McpServices:
     router: Router
     registry: ToolRegistry
     allow_mutations: bool = False
+    # Why one caller may not run a tool, in plain words (the console's /mcp: the caller's scopes); None: the
+    # standalone server's rule, Space changes only with --allow-mutations.
+    refuse: Callable[[Tool], str | None] | None = None
+
+    def refusal(self, tool: Tool) -> str | None:
+        """Why `tool` may not run here, or None when it may."""
+        if self.refuse is not None:
+            return self.refuse(tool)
+        if tool.mutating and not self.allow_mutations:
+            return (f"`{tool.name}` changes a Space, and this MCP server was started without --allow-mutations, "
+                    "so nothing was done. Ask its owner to restart it with --allow-mutations, or use the Spaces "
+                    "OS console.")
+        return None
+
+    def note(self, tool: Tool) -> str:
+        """What a tool's description adds when this caller may not run it."""
+        why = self.refusal(tool)
+        return "" if why is None else MUTATIONS_OFF if self.refuse is None else f" Refused for this caller: {why}"
 
 
 @dataclass(frozen=True)
@@ -117,11 +139,17 @@ def build_mcp_services(env: Mapping[str, str] | None = None, *, allow_mutations:
 
 def route_chat_tool(router: Router, session: str = SESSION) -> Tool:
     """`route_chat`: one chat request through the router, answered with who answered and what it cost."""
+    return chat_tool(partial(router.chat, session=session))
+
+
+def chat_tool(send: Callable[..., ChatResult]) -> Tool:
+    """`route_chat` over `send(messages, model=, provider=, max_tokens=)`, which returns a `ChatResult`
+    (the console's /mcp sends as its caller: keys, budget, identity)."""
 
     def route_chat(prompt: str, system: str | None = None, model: str | None = None, provider: str | None = None,
                    max_tokens: int | None = None) -> JSON:
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        result = router.chat(messages, model=model, provider=provider, session=session, max_tokens=max_tokens)
+        result = send(messages, model=model, provider=provider, max_tokens=max_tokens)
         return {"text": result.text, "provider": result.provider, "model": result.model,
                 "key_source": result.key_source, "demo": result.demo, "fallback_chain": result.fallback_chain,
                 "tokens_in": result.usage.tokens_in, "tokens_out": result.usage.tokens_out,
@@ -149,10 +177,9 @@ def route_chat_tool(router: Router, session: str = SESSION) -> Tool:
 def run_tool(services: McpServices, name: str, arguments: Mapping[str, Any] | None) -> JSON:
     """`{"ok": true, "result": ...}` or `{"ok": false, "error": {kind, message}}`; never raises."""
     registry = services.registry
-    if name in registry and registry.get(name).mutating and not services.allow_mutations:
-        return {"ok": False, "error": {"kind": "refused", "message": f"`{name}` changes a Space, and this MCP server "
-                                       "was started without --allow-mutations, so nothing was done. Ask its "
-                                       "owner to restart it with --allow-mutations, or use the Spaces OS console."}}
+    why = services.refusal(registry.get(name)) if name in registry else None
+    if why is not None:
+        return {"ok": False, "error": {"kind": "refused", "message": why}}
     try:
         return registry.call_safely(name, arguments)
     except SpacesOSError as exc:          # e.g. every provider failed for route_chat: its message is plain words
@@ -162,23 +189,30 @@ def run_tool(services: McpServices, name: str, arguments: Mapping[str, Any] | No
         return {"ok": False, "error": {"kind": "internal", "message": f"{name} failed ({type(exc).__name__})."}}
 
 
-def mcp_tool(tool: Tool, allow_mutations: bool) -> mcp_types.Tool:
-    description = tool.description + (MUTATIONS_OFF if tool.mutating and not allow_mutations else "")
+def mcp_tool(tool: Tool, note: str = "") -> mcp_types.Tool:
+    description = tool.description + note
     return mcp_types.Tool(name=tool.name, title=tool.title, description=description, input_schema=tool.parameters,
                           annotations=mcp_types.ToolAnnotations(title=tool.title, read_only_hint=tool.read_only,
                                                                 destructive_hint=tool.mutating))
 
 
-def build_server(services: McpServices) -> Server:
-    """The low-level SDK server over our registry (our schemas are already JSON Schema)."""
+def build_server(services: McpServices | Callable[[Any], McpServices]) -> Server:
+    """The low-level SDK server over our registry (our schemas are already JSON Schema). `services` may be
+    a function of the request context instead, called off the event loop for every request: the console's
+    /mcp builds each caller's own tools."""
+    resolve = services if callable(services) else lambda ctx: services
+
+    def listed(ctx: Any) -> list[mcp_types.Tool]:
+        mine = resolve(ctx)
+        return [mcp_tool(t, mine.note(t)) for t in mine.registry.list()]
 
     async def list_tools(ctx: Any, params: Any) -> mcp_types.ListToolsResult:
-        return mcp_types.ListToolsResult(tools=[mcp_tool(t, services.allow_mutations)
-                                                for t in services.registry.list()])
+        return mcp_types.ListToolsResult(tools=await anyio.to_thread.run_sync(listed, ctx))
 
     async def call_tool(ctx: Any, params: mcp_types.CallToolRequestParams) -> mcp_types.CallToolResult:
         # Hub and provider calls block: run them off the event loop so other requests keep flowing.
-        outcome = await anyio.to_thread.run_sync(partial(run_tool, services, params.name, params.arguments or {}))
+        outcome = await anyio.to_thread.run_sync(
+            lambda: run_tool(resolve(ctx), params.name, params.arguments or {}))
         text = json.dumps(outcome, ensure_ascii=False, default=str)
         return mcp_types.CallToolResult(content=[mcp_types.TextContent(text=text)], structured_content=outcome,
                                         is_error=not outcome["ok"])
