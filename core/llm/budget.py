@@ -1,16 +1,15 @@
 """Hosted mode: what changes when strangers use the owner's console on a public Space.
 
 Each visitor gets a budget on the owner's shared keys (requests per minute, tokens and USD per day).
-Spending is read from the `usage` rows themselves (key_source = shared, grouped by the visitor's
-hashed identity), so a page reload does not reset it and there is no second ledger to drift.
+Tokens and USD are read from the `usage` rows themselves (key_source = shared, grouped by the visitor's
+hashed identity), so a page reload does not reset it and there is no second ledger to drift; requests a
+minute are admissions in the database, so the limit holds across processes (core/store/admissions.py).
 Also here: the size limits every page applies.
 """
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -75,69 +74,55 @@ class BudgetStatus:
 class Budget:
     """Checks a visitor's spending on the shared keys against the hosted settings.
 
-    The usage rows are the ledger, but they are written after a request ends (and batched for 0.1 s),
-    so requests started in this process during the last minute are also counted in memory: a burst
-    of parallel requests cannot all pass a check that none of their rows has reached yet."""
+    Tokens and USD a day are read from the usage rows (the ledger). Requests a minute are admissions in
+    the database (core/store/admissions.py): a request is counted when it starts, in the same transaction
+    that checks the limit, so a burst of parallel requests stops at the limit even across console
+    replicas that share a PostgreSQL database, and before any of their usage rows is written."""
 
     def __init__(self, store, settings: HostedSettings):
         self.store = store
         self.settings = settings
-        self._lock = threading.Lock()
-        self._started: dict[str, collections.deque[float]] = {}     # session hash → start times, last 60 s
 
-    def status(self, session_hash: str | None, now: float | None = None) -> BudgetStatus:
+    def status(self, session_hash: str | None) -> BudgetStatus:
+        """The budget as it stands, counting nothing."""
         if not self.settings.enabled or not session_hash:
             return BudgetStatus(True)
-        now = time.time() if now is None else now
-        spend = self._spend(session_hash, now)
-        with self._lock:
-            return self._judge(spend, self._recent(session_hash, now))
+        status = self._judge_spend(self._spend(session_hash))
+        status.requests_last_minute = self.store.admissions_in_window(session_hash)
+        if status.ok and status.requests_last_minute >= self.settings.requests_per_minute:
+            status.ok, status.reason = False, self._requests_reason()
+        return status
 
-    def acquire(self, session_hash: str | None, now: float | None = None) -> tuple[BudgetStatus, float | None]:
-        """Check the budget and, if it allows a request, count one at once. Returns the status and a
-        ticket for `release` (None when nothing was counted)."""
+    def acquire(self, session_hash: str | None) -> tuple[BudgetStatus, int | None]:
+        """Check the budget and, if it allows a request, count one at once (one short transaction). Returns
+        the status and a ticket for `release` (None when nothing was counted)."""
         if not self.settings.enabled or not session_hash:
             return BudgetStatus(True), None
-        now = time.time() if now is None else now
-        spend = self._spend(session_hash, now)      # read outside the lock: other visitors don't wait on it
-        with self._lock:         # the in-memory check and count are one step, or parallel requests all pass
-            status = self._judge(spend, self._recent(session_hash, now))
-            if not status.ok:
-                return status, None
-            self._started.setdefault(session_hash, collections.deque()).append(now)
-            return status, now
+        status = self._judge_spend(self._spend(session_hash))
+        if not status.ok:           # tokens or USD spent: waiting a minute would not help, count nothing
+            return status, None
+        admission = self.store.admit(session_hash, self.settings.requests_per_minute)
+        status.requests_last_minute = admission.count
+        if not admission.admitted:
+            status.ok, status.reason = False, self._requests_reason()
+        return status, admission.ticket
 
-    def _spend(self, session_hash: str, now: float) -> dict[str, Any]:
+    def release(self, session_hash: str, ticket: int) -> None:
+        """Un-count a request that ended up not using the shared keys (e.g. the visitor's own key answered)."""
+        self.store.release_admission(ticket)
+
+    def _spend(self, session_hash: str) -> dict[str, Any]:
+        now = time.time()
         return self.store.shared_spend(session_hash, minute_since=now - 60, day_since=now - 86400)
 
-    def _judge(self, spend: dict[str, Any], started: int) -> BudgetStatus:
-        """The rows are the ledger; requests this process started in the last minute count too (their
-        rows may not be written yet)."""
+    def _judge_spend(self, spend: dict[str, Any]) -> BudgetStatus:
         s = self.settings
-        requests = max(spend["requests_last_minute"], started)
-        status = BudgetStatus(True, "", requests, spend["tokens_today"], spend["usd_today"])
-        if requests >= s.requests_per_minute:
-            status.ok, status.reason = False, f"{s.requests_per_minute} requests a minute on the shared keys"
-        elif spend["tokens_today"] >= s.tokens_per_day:
+        status = BudgetStatus(True, "", 0, spend["tokens_today"], spend["usd_today"])
+        if spend["tokens_today"] >= s.tokens_per_day:
             status.ok, status.reason = False, f"{s.tokens_per_day:,} tokens a day on the shared keys"
         elif spend["usd_today"] >= s.usd_per_day:
             status.ok, status.reason = False, f"${s.usd_per_day:.2f} a day on the shared keys"
         return status
 
-    def release(self, session_hash: str, ticket: float) -> None:
-        """Un-count a request that ended up not using the shared keys (e.g. the visitor's own key answered)."""
-        with self._lock:
-            started = self._started.get(session_hash)
-            if started is not None and ticket in started:
-                started.remove(ticket)
-
-    def _recent(self, session_hash: str, now: float) -> int:
-        started = self._started.get(session_hash)
-        if started is None:
-            return 0
-        while started and started[0] < now - 60:
-            started.popleft()
-        if not started:
-            del self._started[session_hash]
-            return 0
-        return len(started)
+    def _requests_reason(self) -> str:
+        return f"{self.settings.requests_per_minute} requests a minute on the shared keys"

@@ -6,7 +6,8 @@
     store.usage_rows(request_id="r1")
 
 `Store` is one facade over modules that each own a table (core/store/schema.py lists them): usage,
-tasks, events, audit (with space_actions), workflows, and the metrics aggregates over usage. Under them,
+tasks, events, audit (with space_actions), workflows, access tokens, admissions (requests-a-minute limits
+across processes), and the metrics aggregates over usage. Under them,
 core/store/connection.py gives each thread its own connection (WAL, `busy_timeout`), core/store/schema.py
 applies the versioned migrations when a Store opens, and core/store/writer.py writes usage rows in the
 background, so the router's hot path only enqueues; `flush()` waits for them and a clean shutdown
@@ -24,6 +25,7 @@ import os
 
 from core.store import schema
 from core.store.access_tokens import AccessTokenQueries, AccessTokenRow
+from core.store.admissions import Admission, AdmissionQueries
 from core.store.audit import AuditQueries
 from core.store.connection import DEFAULT_DB, WAL_SIZE_LIMIT, Connections, default_db_path
 from core.store.event_kinds import EventKind
@@ -37,14 +39,14 @@ from core.store.workflows import WorkflowQueries
 from core.store.writer import USAGE_LINGER, BackgroundWriting
 
 __all__ = [
-    "DEFAULT_DB", "MIGRATIONS", "AccessTokenRow", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
+    "DEFAULT_DB", "MIGRATIONS", "AccessTokenRow", "Admission", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
     "Store", "StoreHealth", "UsageRow", "default_db_path",
 ]
 
 
 @translated
 class Store(Connections, BackgroundWriting, FailureLog, UsageQueries, TaskQueries, EventQueries, AuditQueries,
-            MetricsQueries, WorkflowQueries, AccessTokenQueries):
+            MetricsQueries, WorkflowQueries, AccessTokenQueries, AdmissionQueries):
     """Open (and migrate) the file or `postgresql://` URL at `path`; safe to share between threads. Raises
     `StoreError`, never sqlite3.* or psycopg.*."""
 

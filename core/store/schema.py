@@ -14,6 +14,7 @@ Each table has one owner module, the only code that writes its rows:
     audit, space_actions            core/store/audit.py
     workflow_runs, workflow_steps   core/store/workflows.py
     access_tokens                   core/store/access_tokens.py
+    admissions                      core/store/admissions.py
 core/store/metrics.py only reads `usage`, through the covering indexes of `_v2`.
 """
 

@@ -33,7 +33,6 @@ from core.llm.providers import key_owner
 if TYPE_CHECKING:
     from core.app.services import Services
 
-WINDOW = RequestWindow()
 ANONYMOUS_SCOPES = ("chat", "spaces-read")
 
 
@@ -74,7 +73,8 @@ class Caller:
         grant = self.grant
         if grant is None:
             return
-        if grant.requests_per_minute and (wait := WINDOW.admit(grant.id, grant.requests_per_minute)) is not None:
+        window = RequestWindow(svc.store)      # counted in the database: the limit holds across replicas
+        if grant.requests_per_minute and (wait := window.admit(grant.id, grant.requests_per_minute)) is not None:
             raise ApiError(429, f"This token's limit of {grant.requests_per_minute} requests a minute is reached; "
                                 f"try again in {wait:.0f} s.", "rate_limit_error", "rate_limited",
                            headers={"Retry-After": str(max(1, round(wait)))})

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from core.store import AccessTokenRow, Store
@@ -117,21 +115,13 @@ class TokenService:
 
 
 class RequestWindow:
-    """Requests a minute per token, in this process: a sliding 60 s window."""
+    """Requests a minute per token, counted in the database (core/store/admissions.py), so the limit holds
+    across every console process that shares it: a sliding 60 s window of admissions."""
 
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: Store):
+        self.store = store
 
     def admit(self, token_id: str, limit: int) -> float | None:
         """None when admitted (and counted), else the seconds until a slot frees."""
-        now = self.clock()
-        with self._lock:
-            seen = self._seen.setdefault(token_id, deque())
-            while seen and seen[0] <= now - 60:
-                seen.popleft()
-            if len(seen) >= limit:
-                return max(0.0, seen[0] + 60 - now)
-            seen.append(now)
-            return None
+        admission = self.store.admit(f"token:{token_id}", limit)
+        return None if admission.admitted else admission.retry_after_s
