@@ -11,7 +11,7 @@ if __name__ != "__main__":      # imported for discovery: the routes beside the 
     from core.app.navigation import navigation_only
 
     navigation_only()           # a deep link opened before anyone visited / still runs through this file
-    app = st.App("Home.py", routes=gateway_routes(), lifespan=gateway_lifespan)
+    app = st.App("Home.py", routes=gateway_routes(), lifespan=gateway_lifespan)   # lifespan: /mcp's MCP sessions
 else:
     from core.app.widgets import init_session, show_store_error, sidebar_menu
     from core.errors import StoreError

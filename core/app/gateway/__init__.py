@@ -2,6 +2,7 @@
 
     app = st.App("Home.py", routes=gateway_routes(), lifespan=gateway_lifespan)   # Home.py; Streamlit serves both
     curl http://127.0.0.1:8501/v1/chat/completions -d '{"model": "auto", "messages": [...]}'
+    npx @modelcontextprotocol/inspector --cli http://127.0.0.1:8501/mcp --transport http --method tools/list
 
 Every route takes its services from the same composition root as the pages
 (`ServiceRoot.shared().current()`), so API callers route exactly as visitors do: BYOK, fallback,
@@ -13,6 +14,8 @@ cooldowns, budgets and usage rows. One small module per concern:
     errors.py          every failure in OpenAI's error shape with the matching status
     metrics.py         GET /metrics (prometheus-client) and GET /healthz
     openapi.py         GET /api/openapi.json
+    mcp_route.py       /mcp: the console's MCP server over Streamable HTTP, same callers and rules, each
+                       caller's own tools; its SDK session manager runs in `gateway_lifespan`
 """
 
 from __future__ import annotations
@@ -26,19 +29,23 @@ from starlette.routing import BaseRoute
 
 def gateway_routes() -> list[BaseRoute]:
     """Every API route, for `st.App(routes=...)`. Imports stay inside so the pages never load them."""
+    from core.app.gateway.mcp_route import mcp_routes
     from core.app.gateway.metrics import metrics_routes
     from core.app.gateway.openai_routes import openai_routes
     from core.app.gateway.openapi import openapi_routes
     from core.app.gateway.rest import rest_routes
-    return [*metrics_routes(), *openai_routes(), *rest_routes(), *openapi_routes()]
+    return [*metrics_routes(), *openai_routes(), *rest_routes(), *openapi_routes(), *mcp_routes()]
 
 
 @asynccontextmanager
 async def gateway_lifespan(app: Any) -> AsyncIterator[None]:
-    """For `st.App(lifespan=...)`: runs once the server's socket listens, before the first request."""
+    """For `st.App(lifespan=...)`: runs /mcp's session manager (the MCP SDK's) while the server runs, and turns
+    Nagle off on the listening socket (nodelay.py)."""
+    from core.app.gateway.mcp_route import ENDPOINT
     from core.app.gateway.nodelay import nodelay_listeners
     nodelay_listeners()         # the socket listens by now: answers leave at once, not after a delayed ACK
-    yield None
+    async with ENDPOINT.lifespan():
+        yield None
 
 
 __all__ = ["gateway_lifespan", "gateway_routes"]
