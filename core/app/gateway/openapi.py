@@ -37,7 +37,9 @@ _CHAT = {"type": "object", "required": ["messages"], "properties": {
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Spaces OS API", "version": "1.0.0",
-             "description": "OpenAI-compatible chat through the console's router, and its REST API."},
+             "description": "OpenAI-compatible chat through the console's router, and its REST API. The same "
+                            "port also serves `/mcp`, the console's MCP server over Streamable HTTP (JSON-RPC, "
+                            "not REST, so not listed here), with the same bearer tokens and scopes."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {

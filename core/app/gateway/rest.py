@@ -7,7 +7,7 @@
     POST /api/spaces/{owner}/{name}/restart|pause                                         spaces-write
     POST /api/workflows, GET /api/workflows/{id}   build a Space from an idea; its steps  spaces-write | -read
     GET  /api/tasks/{id}                      a manager task this caller started
-    /mcp                                      the MCP server's Streamable HTTP app, behind its own bearer
+    /mcp                                      the MCP server (mcp_route.py), with these callers and scopes
 
 Hub calls use the console's shared HF token, so they need a token with the scope (hosted: never the
 owner's token, as for visitors); mutating routes need `spaces-write`.
