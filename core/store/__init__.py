@@ -59,3 +59,9 @@ class Store(Connections, BackgroundWriting, FailureLog, UsageQueries, TaskQuerie
 
     def schema_version(self) -> int:
         return schema.schema_version(self._migration_conn())
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the PostgreSQL pool (also run at exit). A store
+        used again afterwards starts a new writer and, on PostgreSQL, a new pool."""
+        BackgroundWriting.close(self)
+        self.close_connections()

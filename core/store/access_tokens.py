@@ -2,7 +2,7 @@
 
     store.create_access_token(AccessTokenRow(id="t1", name="ci", token_hash=h, created_at=now, scopes="chat"))
     store.access_token_by_hash(h).name                       # -> 'ci'
-    store.revoke_access_token("t1")
+    store.revoke_access_token("t1", when=now)
     store.token_spend(session_hash, since=now - 86400)       # -> (tokens, usd) from the usage rows
 
 The token itself exists only in the operator's browser the moment it is created (core/app/gateway/tokens.py).
@@ -35,33 +35,39 @@ class AccessTokenRow:
         return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
 
 
+_COLUMNS = tuple(f.name for f in fields(AccessTokenRow))
+_INSERT = f"INSERT INTO access_tokens ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+
+
 class AccessTokenQueries:
-    """Mixed into `core.store.Store`; uses its `db()` and `transaction()`."""
+    """Mixed into `core.store.Store`; uses its `rows()`, `execute()` and `transaction()` (both backends)."""
 
     def create_access_token(self, row: AccessTokenRow) -> None:
-        with self.transaction():
-            self.db()["access_tokens"].insert(asdict(row))
+        values = asdict(row)
+        with self.transaction() as tx:
+            tx.execute(_INSERT, tuple(values[c] for c in _COLUMNS))
 
     def access_token_by_hash(self, token_hash: str) -> AccessTokenRow | None:
-        rows = list(self.db()["access_tokens"].rows_where("token_hash = ?", [token_hash], limit=1))
+        rows = self.rows("SELECT * FROM access_tokens WHERE token_hash = ? LIMIT 1", (token_hash,))
         return AccessTokenRow.from_mapping(rows[0]) if rows else None
 
     def access_tokens(self) -> list[AccessTokenRow]:
         """Every token, newest first (revoked ones too: the list says so)."""
-        return [AccessTokenRow.from_mapping(r) for r in self.db()["access_tokens"].rows_where(order_by="created_at DESC")]
+        return [AccessTokenRow.from_mapping(r)
+                for r in self.rows("SELECT * FROM access_tokens ORDER BY created_at DESC, id")]
 
     def revoke_access_token(self, token_id: str, when: float) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                         (when, token_id))
+        with self.transaction() as tx:
+            tx.execute("UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                       (when, token_id))
 
     def touch_access_token(self, token_id: str, when: float) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE access_tokens SET last_used_at = ? WHERE id = ?", (when, token_id))
+        with self.transaction() as tx:
+            tx.execute("UPDATE access_tokens SET last_used_at = ? WHERE id = ?", (when, token_id))
 
     def token_spend(self, session: str, *, since: float) -> tuple[int, float]:
         """Tokens (in + out) and USD the usage rows of `session` (a hash) record since `since`."""
-        row = self.db().execute(
+        row = self.execute(
             "SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0), coalesce(sum(cost_usd), 0) "
-            "FROM usage WHERE session = ? AND ts >= ?", [session, since]).fetchone()
+            "FROM usage WHERE session = ? AND ts >= ?", (session, since)).fetchone()
         return int(row[0]), float(row[1])

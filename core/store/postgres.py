@@ -26,8 +26,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -111,29 +112,55 @@ class Transaction:
         cursor.executemany(translate(sql), rows)
         return cursor
 
+    def rowcounts(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Run `sql` once per parameter row and say how many rows each run changed, in one pipelined round
+        trip (a loop of execute() pays one per row, and under load each one waits for the GIL again)."""
+        if not rows:
+            return []
+        cursor = self.conn.cursor()
+        cursor.executemany(translate(sql), rows, returning=True)
+        counts = [cursor.rowcount]
+        while cursor.nextset():
+            counts.append(cursor.rowcount)
+        return counts
+
 
 def _configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(bool, BoolAsInt)
 
 
 class PostgresConnections:
-    """The pool for one database URL; what `core.store.connection.Connections` delegates to."""
+    """The pool for one database URL; what `core.store.connection.Connections` delegates to. `close()` closes
+    the pool; used again afterwards (a task checkpointing during shutdown), it opens a new one."""
 
     def __init__(self, url: str, *, max_size: int | None = None):
         self.display = redacted(url)
-        size = max_size or int(os.environ.get("SPACES_OS_DB_POOL", "10"))
-        self.pool = ConnectionPool(url, min_size=1, max_size=max(1, size), timeout=POOL_TIMEOUT_S,
-                                   kwargs={"autocommit": True}, configure=_configure, open=False,
-                                   name="spaces-os-store")
-        self.pool.open(wait=True, timeout=POOL_TIMEOUT_S)
+        self._url = url
+        self._max_size = max(1, max_size or int(os.environ.get("SPACES_OS_DB_POOL", "10")))
+        self._lock = threading.Lock()
+        self.pool = self._open_pool()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
-        with self.pool.connection() as conn:
+    def _open_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(self._url, min_size=1, max_size=self._max_size, timeout=POOL_TIMEOUT_S,
+                              kwargs={"autocommit": True}, configure=_configure, open=False, name="spaces-os-store")
+        pool.open(wait=True, timeout=POOL_TIMEOUT_S)
+        return pool
+
+    def _connection(self, timeout: float | None = None) -> AbstractContextManager[psycopg.Connection]:
+        if self.pool.closed:
+            with self._lock:
+                if self.pool.closed:
+                    self.pool = self._open_pool()
+        return self.pool.connection(timeout=timeout)
+
+    def execute(self, sql: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> Result:
+        """One statement on a pooled connection; `timeout`: seconds to wait for one (default POOL_TIMEOUT_S)."""
+        with self._connection(timeout) as conn:
             return Result(conn.execute(translate(sql), tuple(params)))
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self.pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             yield Transaction(conn)
 
     @contextmanager
@@ -153,4 +180,5 @@ class PostgresConnections:
         return float(self.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
 
     def close(self) -> None:
-        self.pool.close()
+        with self._lock:
+            self.pool.close()
