@@ -4,13 +4,14 @@ import pandas as pd
 import streamlit as st
 
 from core.app.views.home import error_rate_text, recent_task_rows, today
-from core.app.widgets import database_problem, demo_banner, page
+from core.app.widgets import database_line, database_problem, demo_banner, page
 
 svc, ctx = page()
 st.title("🛰️ Spaces OS")
 st.caption("Operator console: route chat across Hugging Face, OpenRouter and your own endpoints, "
            "let the manager agent triage requests, and run Spaces on the Hub.")
 demo_banner(svc, ctx)
+database_line(svc)
 if problem := database_problem(svc):
     st.warning(f"**Database:** {problem}", icon="🗄️")
 for note in svc.notes:

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.app.provider_widgets import provider_card
+from core.app.provider_widgets import breaker_scope_caption, provider_card
 from core.app.widgets import demo_banner, page
 
 svc, ctx = page()
@@ -14,6 +14,7 @@ demo_banner(svc, ctx)
 st.caption("Keys you enter here are kept in this browser session only: never written to disk, logs or the "
            "database, and sent only to their own provider. Close the tab or press *Clear my keys* to forget them. "
            "The settings below change routing for this session only.")
+breaker_scope_caption(svc)
 
 for card in [c for c in svc.providers.cards(ctx) if c.kind != "demo"]:
     provider_card(svc, ctx, card)

@@ -8,6 +8,7 @@ import streamlit as st
 from core.app.providers import ProviderCard
 from core.app.services import Services
 from core.app.session import ProviderSettings, SessionContext
+from core.app.views.providers import breaker_scope_note
 
 
 def provider_card(svc: Services, ctx: SessionContext, card: ProviderCard) -> None:
@@ -58,3 +59,9 @@ def provider_card(svc: Services, ctx: SessionContext, card: ProviderCard) -> Non
                 st.success(f"Healthy · {health['latency_ms']:.0f} ms · with the {health['key_source']} key")
             else:
                 st.error(f"{health['kind'] or 'error'} · {health['latency_ms']:.0f} ms · {health['message']}")
+
+
+def breaker_scope_caption(svc: Services) -> None:
+    """Says that cooldowns are per process, when the console may run as several replicas."""
+    if note := breaker_scope_note(svc.store.dialect):
+        st.caption(note)

@@ -167,8 +167,10 @@ class ServiceRoot:
                     old.manager.shutdown(5.0)
                 self._services = build_services(self.env, self.cwd, store=old.store if old else None)
                 self._services.reloaded = old is not None
-                if old is None:     # the root closes its store, after the manager checkpointed into it
+                if old is None:     # at exit the root closes its store, after the manager checkpointed into it
                     atexit.unregister(self._services.store.close)
+                    atexit.unregister(self.shutdown)
+                    atexit.register(self.shutdown)
             elif stamps[-1] != self._stamps[-1]:
                 reload_rules(old)
             self._stamps = stamps
@@ -195,13 +197,15 @@ class ServiceRoot:
 
     def shutdown(self) -> None:
         """A clean stop checkpoints running tasks, then closes the store (its writer, its PostgreSQL pool).
-        Runs at exit unless it ran before."""
+        Runs once (at exit unless called before); `current()` afterwards starts anew."""
         atexit.unregister(self.shutdown)
         with self._lock:
-            if self._services is not None and self._services.manager is not None:
-                self._services.manager.shutdown(5.0)
-            if self._services is not None:
-                self._services.store.close()
+            services, self._services = self._services, None
+            if services is None:
+                return
+            if services.manager is not None:
+                services.manager.shutdown(5.0)
+            services.store.close()
 
 
 def apply_rules(svc: Services, rules: RoutingRules) -> None:

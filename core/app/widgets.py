@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.app.services import ServiceRoot, Services
 from core.app.session import SessionContext, proxy_client_address
+from core.app.views import home as home_views
 from core.errors import StoreError
 from core.llm.budget import visitor_identity
 from core.llm.keys import mask
@@ -80,6 +81,15 @@ def show_store_error(error: StoreError) -> None:
 def database_problem(svc: Services) -> str | None:
     """One line for Home when the database is failing or usage rows were lost, else None."""
     return svc.store.health().message
+
+
+def database_line(svc: Services) -> None:
+    """Home's database line: backend, where, schema version and latency, or an error saying why it does not answer."""
+    answers, line = home_views.database_line(svc.store.probe())
+    if answers:
+        st.caption(line)
+    else:
+        st.error(line, icon="🗄️")
 
 
 def require_services(*, needs_router: bool = True) -> Services:

@@ -32,6 +32,7 @@ from core.store.event_kinds import EventKind
 from core.store.events import EventQueries
 from core.store.failures import FailureLog, StoreHealth, translated
 from core.store.metrics import MetricsQueries
+from core.store.probe import DatabaseProbe, ProbeQueries
 from core.store.schema import MIGRATIONS
 from core.store.tasks import TASK_COLUMNS, TaskQueries
 from core.store.usage import STARTED, USAGE_COLUMNS, UsageQueries, UsageRow
@@ -39,14 +40,14 @@ from core.store.workflows import WorkflowQueries
 from core.store.writer import USAGE_LINGER, BackgroundWriting
 
 __all__ = [
-    "DEFAULT_DB", "MIGRATIONS", "AccessTokenRow", "Admission", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
+    "DEFAULT_DB", "MIGRATIONS", "AccessTokenRow", "Admission", "DatabaseProbe", "STARTED", "TASK_COLUMNS", "USAGE_COLUMNS", "USAGE_LINGER", "WAL_SIZE_LIMIT", "EventKind",
     "Store", "StoreHealth", "UsageRow", "default_db_path",
 ]
 
 
 @translated
 class Store(Connections, BackgroundWriting, FailureLog, UsageQueries, TaskQueries, EventQueries, AuditQueries,
-            MetricsQueries, WorkflowQueries, AccessTokenQueries, AdmissionQueries):
+            MetricsQueries, WorkflowQueries, AccessTokenQueries, AdmissionQueries, ProbeQueries):
     """Open (and migrate) the file or `postgresql://` URL at `path`; safe to share between threads. Raises
     `StoreError`, never sqlite3.* or psycopg.*."""
 

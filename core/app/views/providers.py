@@ -11,6 +11,14 @@ from core.llm.prices import price_for
 from core.llm.router import Router
 
 
+def breaker_scope_note(dialect: str) -> str | None:
+    """The Providers page's caveat when the console may run as several replicas (a PostgreSQL store): the
+    cooldowns and circuit breakers it shows are this process's own (core/llm/breaker.py)."""
+    if dialect != "postgresql":
+        return None
+    return "Cooldowns and circuit breakers are per console process; with several replicas each keeps its own."
+
+
 def key_problem(router: Router, provider: str, key: str) -> str | None:
     """A plain-words warning when a key cannot work with this provider (e.g. not an `hf_` token)."""
     p = router.providers.get(provider)
