@@ -5,23 +5,34 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
 from core.app.gateway.tokens import TokenService, TokenSpec
+from core.llm.keys import session_hash
 from core.store import Store
 from tests.browser import streamlit_server
+from tests.conftest import SENTINEL_HF
+from tests.fake_hub import FakeSpace
+from tests.fake_openai import Reply
 
 SHARED = "sk-or-v1-SHAREDgateway0000000000000000000000000000"
+OPERATOR = "operator-token-for-the-gateway-tests"
+SHARED_HF = "hf_SHAREDgatewayHubToken000000000"
+BYOK_OR = "sk-or-v1-BYOKcallerOwnKey1111111111111111111111111111"
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
+def demo_server(tmp_path_factory, hub_server):
+    """Demo mode (no provider key): the demo model answers, and Hub reads go to the fake Hub."""
     db = tmp_path_factory.mktemp("gw") / "demo.db"
     with streamlit_server({"SPACES_OS_DB": str(db), "HF_TOKEN": "", "OPENROUTER_API_KEY": "",
-                           "OPENROUTER_KEY": "", "AGENTIC_CONFIG": ""}) as base:
+                           "OPENROUTER_KEY": "", "AGENTIC_CONFIG": "", "HF_ENDPOINT": hub_server.url,
+                           "SPACES_OS_OPERATOR_TOKEN": OPERATOR}) as base:
+        base.store = Store(str(db))
         yield base
 
 
@@ -33,8 +44,38 @@ def shared_server(tmp_path_factory, fake_server):
     config.write_text(f"local:\n  url: {fake_server.url}\n  api_key: shared-local-key\n  models: [fake-model]\n")
     db = folder / "shared.db"
     with streamlit_server({"SPACES_OS_DB": str(db), "AGENTIC_CONFIG": str(config), "HF_TOKEN": "",
-                           "OPENROUTER_API_KEY": ""}) as base:
+                           "OPENROUTER_API_KEY": "", "SPACES_OS_OPERATOR_TOKEN": OPERATOR}) as base:
         yield base, Store(str(db))
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory, fake_server, fake_server_b, hub_server):
+    """Shared keys for OpenRouter (fake A) and Hugging Face (fake B, whose token is also the Hub token of
+    alice on the fake Hub): BYOK callers, and Spaces through the Hub."""
+    folder = tmp_path_factory.mktemp("gw_keyed")
+    config = folder / "agentic-config.yaml"
+    config.write_text(f"openrouter:\n  url: {fake_server.url}\n  api_key: {SHARED}\n  models: [openai/gpt-4o-mini]\n"
+                      f"huggingface:\n  url: {fake_server_b.url}\n  token: {SHARED_HF}\n"
+                      f"  models: [meta-llama/Llama-3.1-8B-Instruct]\n")
+    db = folder / "keyed.db"
+    with streamlit_server({"SPACES_OS_DB": str(db), "AGENTIC_CONFIG": str(config), "HF_TOKEN": "",
+                           "OPENROUTER_API_KEY": "", "HF_ENDPOINT": hub_server.url,
+                           "SPACES_OS_OPERATOR_TOKEN": OPERATOR}) as base:
+        base.store = Store(str(db))
+        yield base
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_openai_error(response: httpx.Response, status: int, code: str) -> str:
+    """The response is an error in OpenAI's shape with this status and code; returns its message."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) >= {"message", "type", "code"} and error["code"] == code, error
+    assert "Traceback" not in error["message"]
+    return error["message"]
 
 
 def client(base: str, key: str = "not-needed") -> openai.OpenAI:
@@ -225,3 +266,174 @@ def test_tokens_are_stored_as_hashes(shared_server):
 
 def vars_of(row):
     return {f: getattr(row, f) for f in row.__slots__}
+
+
+def test_usd_per_day_budget(shared_server, fake):
+    base, store = shared_server
+    fake.default = Reply(cost=0.02)              # the upstream reports each answer's cost, as OpenRouter does
+    issued = TokenService(store).create(TokenSpec("usd", ("chat",), usd_per_day=0.03))
+    c = client(base, issued.token)
+    deadline = time.time() + 5
+    while True:      # usage rows are written in the background (visible within 1 s)
+        try:
+            c.chat.completions.create(model="local/fake-model", messages=[{"role": "user", "content": "x"}])
+        except openai.RateLimitError as err:
+            assert err.code == "budget_exceeded" and err.body["type"] == "insufficient_quota"
+            assert "$0.03 a day is spent" in err.body["message"]
+            break
+        assert time.time() < deadline, "the daily USD budget was never enforced"
+        time.sleep(0.3)
+    assert sum(r["cost_usd"] or 0 for r in store.usage_rows()
+               if r["session"] == session_hash(issued.grant.identity)) >= 0.03
+
+
+def test_models_list_only_the_tokens_providers(shared_server):
+    base, store = shared_server
+    only_demo = TokenService(store).create(TokenSpec("models-demo", ("chat",), providers=("demo",)))
+    everyone = TokenService(store).create(TokenSpec("models-all", ("chat",)))
+    assert not [m.id for m in client(base, only_demo.token).models.list() if m.id.startswith("local/")]
+    assert "local/fake-model" in [m.id for m in client(base, everyone.token).models.list()]
+
+
+# --------------------------------------------------------------------------- Spaces through the Hub
+
+@pytest.fixture
+def alice_hub(fake_hub):
+    """The fake Hub where the console's shared HF token and SENTINEL_HF are alice's, with one Space."""
+    fake_hub.add_token(SHARED_HF, user="alice")
+    fake_hub.add_space(FakeSpace("alice/app", sdk="gradio"))
+    return fake_hub
+
+
+def test_spaces_list_get_create_restart_pause_delete_through_http(keyed_server, alice_hub):
+    tokens = TokenService(keyed_server.store)
+    write = bearer(tokens.create(TokenSpec("spaces-rw", ("spaces-read", "spaces-write"))).token)
+
+    listed = httpx.get(keyed_server + "/api/spaces", headers=write)
+    assert listed.status_code == 200 and "alice/app" in [s["id"] for s in listed.json()["spaces"]]
+    state = httpx.get(keyed_server + "/api/spaces/alice/app", headers=write).json()
+    assert state["space_id"] == "alice/app" and state["stage"] == "RUNNING"
+
+    created = httpx.post(keyed_server + "/api/spaces", headers=write, json={"name": "new-app", "sdk": "static"})
+    assert created.status_code == 201 and created.json()["id"] == "alice/new-app"
+    assert alice_hub.space("alice/new-app").private is True                  # private unless told otherwise
+
+    assert httpx.post(keyed_server + "/api/spaces/alice/app/restart", headers=write).status_code == 200
+    assert alice_hub.last("POST", "/api/spaces/alice/app/restart").authorization == f"Bearer {SHARED_HF}"
+    paused = httpx.post(keyed_server + "/api/spaces/alice/app/pause", headers=write)
+    assert paused.status_code == 200 and alice_hub.requests_to("POST", "/api/spaces/alice/app/pause")
+
+    deleted = httpx.delete(keyed_server + "/api/spaces/alice/new-app", headers=write)
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": "alice/new-app"}
+    assert "alice/new-app" not in alice_hub.spaces
+    actions = [(r["space_id"], r["action"], r["outcome"]) for r in keyed_server.store.space_actions()]
+    assert ("alice/new-app", "delete", "ok") in actions
+
+
+def test_spaces_scopes_are_enforced_in_openai_error_shape(keyed_server, alice_hub):
+    tokens = TokenService(keyed_server.store)
+    read = bearer(tokens.create(TokenSpec("spaces-r", ("spaces-read",))).token)
+    chat = bearer(tokens.create(TokenSpec("chat-only", ("chat",))).token)
+
+    assert httpx.get(keyed_server + "/api/spaces/alice/app", headers=read).status_code == 200
+    for method, path, body in (("POST", "/api/spaces", {"name": "x"}), ("DELETE", "/api/spaces/alice/app", None),
+                               ("POST", "/api/spaces/alice/app/restart", None),
+                               ("POST", "/api/spaces/alice/app/pause", None)):
+        message = assert_openai_error(httpx.request(method, keyed_server + path, headers=read, json=body),
+                                      403, "missing_scope")
+        assert "`spaces-write`" in message
+    assert_openai_error(httpx.get(keyed_server + "/api/spaces", headers=chat), 403, "missing_scope")
+    assert_openai_error(httpx.get(keyed_server + "/api/spaces"), 401, "invalid_api_key")     # no bearer at all
+    assert [r.method for r in alice_hub.requests if r.method != "GET"] == []      # nothing changed on the Hub
+    assert "alice/app" in alice_hub.spaces
+
+
+@pytest.mark.parametrize("path", ["/api/spaces/alice/..app", "/api/spaces/-alice/app", "/api/spaces/alice/app.git",
+                                  "/api/spaces/alice/" + "a" * 97, "/api/spaces/alice/my%20app", "/api/spaces/alice/app%3F"])
+def test_hostile_space_ids_are_refused_before_the_hub(keyed_server, alice_hub, path):
+    write = bearer(TokenService(keyed_server.store).create(TokenSpec("ids", ("spaces-read", "spaces-write"))).token)
+    for method, suffix in (("GET", ""), ("DELETE", ""), ("POST", "/restart"), ("POST", "/pause")):
+        message = assert_openai_error(httpx.request(method, keyed_server + path + suffix, headers=write),
+                                      400, "invalid_name")
+        assert message.startswith("The Space ")          # names the rule the id breaks
+    assert alice_hub.requests == []
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"name": "bad name!"}, "letters, digits"), ({"name": "../../etc/passwd"}, "exactly one '/'"),
+    ({"name": "-app"}, "start"), ({"name": SENTINEL_HF}, "looks like an access token"), ({}, "`name`"),
+    ({"name": "ok-app", "sdk": "php"}, "Unknown SDK"), ({"name": "ok-app", "private": "no"}, "true or false")])
+def test_hostile_create_requests_get_a_clear_400(keyed_server, alice_hub, body, words):
+    write = bearer(TokenService(keyed_server.store).create(TokenSpec("new", ("spaces-read", "spaces-write"))).token)
+    response = httpx.post(keyed_server + "/api/spaces", headers=write, json=body)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]["message"]
+    assert not alice_hub.requests_to("POST", "/api/repos/create")
+
+
+def test_spaces_without_a_hub_token_say_so(shared_server, demo_server):
+    base, store = shared_server
+    read = bearer(TokenService(store).create(TokenSpec("no-hub", ("spaces-read",))).token)
+    for who, url in ((read, base), ({}, demo_server)):
+        message = assert_openai_error(httpx.get(url + "/api/spaces", headers=who), 401, "hub_token_missing")
+        assert "No Hugging Face token" in message and "`hf_…`" in message
+
+
+def test_an_hf_bearer_acts_on_the_hub_with_its_own_token_not_the_shared_one(keyed_server, alice_hub):
+    listed = httpx.get(keyed_server + "/api/spaces", headers=bearer(SENTINEL_HF))
+    assert listed.status_code == 200 and "alice/app" in [s["id"] for s in listed.json()["spaces"]]
+    assert httpx.post(keyed_server + "/api/spaces/alice/app/restart", headers=bearer(SENTINEL_HF)).status_code == 200
+    sent = {r.authorization for r in alice_hub.requests}
+    assert sent == {f"Bearer {SENTINEL_HF}"}
+    # An OpenRouter key is no Hub token: it may only chat.
+    assert_openai_error(httpx.get(keyed_server + "/api/spaces", headers=bearer(BYOK_OR)), 403, "missing_scope")
+
+
+# --------------------------------------------------------------------------- build workflows and their owners
+
+def wait_for_workflow(base: str, run_id: str, headers: dict[str, str], timeout: float = 180) -> dict:
+    deadline = time.time() + timeout
+    while True:
+        state = httpx.get(f"{base}/api/workflows/{run_id}", headers=headers).json()
+        if state.get("status") not in ("pending", "running"):
+            return state
+        assert time.time() < deadline, f"the run is still {state.get('status')}: {state}"
+        time.sleep(0.5)
+
+
+def test_workflow_from_an_idea_runs_to_its_end_and_only_its_caller_sees_it(demo_server, fake_hub):
+    tokens = TokenService(demo_server.store)
+    mine = bearer(tokens.create(TokenSpec("builder", ("spaces-read", "spaces-write"))).token)
+    other = bearer(tokens.create(TokenSpec("other", ("spaces-read", "spaces-write"))).token)
+
+    started = httpx.post(demo_server + "/api/workflows", headers=mine, json={"idea": "a landing page for my bakery"})
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert run["dry_run"] is True                       # no HF token: the files are written, nothing is created
+    state = wait_for_workflow(demo_server, run["id"], mine)
+
+    steps = {s["name"]: s["status"] for s in state["steps"]}
+    assert state["status"] == "stopped" and steps["create"] == "stopped", state
+    assert all(steps[n] == "done" for n in ("understand", "choose", "generate", "validate")), steps
+    generated = next(s for s in state["steps"] if s["name"] == "generate")["outputs"]["files"]
+    assert set(generated) >= {"index.html", "README.md"}
+    build_dir = Path(state["outputs"]["build_dir"])     # beside the console's database, not in the checkout
+    assert build_dir.parent == Path(demo_server.store.path).resolve().parent / "builds"
+    assert {p.name for p in build_dir.iterdir()} >= {"index.html", "README.md"}
+
+    for who in (other, {}):                              # another token, an anonymous caller: as if absent
+        message = assert_openai_error(httpx.get(f"{demo_server}/api/workflows/{run['id']}", headers=who),
+                                      404, "not_found")
+        assert message == assert_openai_error(httpx.get(f"{demo_server}/api/workflows/nosuchrun", headers=who),
+                                              404, "not_found")
+    seen = httpx.get(f"{demo_server}/api/workflows/{run['id']}", headers=bearer(OPERATOR))
+    assert seen.status_code == 200 and seen.json()["status"] == "stopped"
+
+
+def test_workflow_input_is_checked(demo_server):
+    mine = bearer(TokenService(demo_server.store).create(TokenSpec("wf-in", ("spaces-read", "spaces-write"))).token)
+    for body, words in (({"idea": "   "}, "Describe the app"), ({"idea": 3}, "`idea`"),
+                        ({"idea": "a page", "sdk": "php"}, "Unknown SDK")):
+        message = httpx.post(demo_server + "/api/workflows", headers=mine, json=body).json()["error"]["message"]
+        assert words in message
+    assert_openai_error(httpx.post(demo_server + "/api/workflows", json={"idea": "a page"}), 403, "missing_scope")

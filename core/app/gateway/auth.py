@@ -10,7 +10,8 @@ Three kinds of caller:
 * **token** (`Bearer sos_…`): a console access token created on the API tokens page; its scopes,
   providers and budget apply. The operator token (`SPACES_OS_OPERATOR_TOKEN`) has every scope.
 * **byok** (`Bearer sk-or-…`, `Bearer hf_…`): a provider key, as with OpenRouter's own API. It goes to the
-  provider its shape belongs to (`key_owner`), as BYOK: never the shared key, never another provider.
+  provider its shape belongs to (`key_owner`), as BYOK: never the shared key, never another provider. An
+  `hf_…` token is also the caller's own Hub token, so it may read and change the caller's own Spaces.
 Anything that would use a shared key needs a token, locally too: Streamlit listens on every interface.
 """
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from core.app.services import Services
 
 ANONYMOUS_SCOPES = ("chat", "spaces-read")
+BYOK_SCOPES = {"huggingface": SCOPES}       # an HF token acts on its own Spaces; other provider keys only chat
 
 
 @dataclass
@@ -55,15 +57,24 @@ class Caller:
                                         operator=self.kind == "operator")
 
     def overrides(self, svc: Services) -> dict[str, dict[str, Any]] | None:
-        """Providers this caller may not use, switched off for its requests."""
+        """Providers this caller may not use, switched off for its requests; a BYOK caller's provider is
+        pinned to its key (`always_use_this_key`), so even a background task never falls back to the shared
+        key (a direct request also passes `use_shared=False`)."""
         allowed = set(self.keys) if self.kind == "byok" else set(self.grant.providers) if self.grant else set()
         if not allowed:
             return None
-        return {name: {"enabled": False} for name in svc.router.providers if name not in allowed and name != "demo"}
+        off: dict[str, dict[str, Any]] = {name: {"enabled": False} for name in svc.router.providers
+                                          if name not in allowed and name != "demo"}
+        if self.kind == "byok":
+            off.update({name: {"always_use_this_key": True} for name in self.keys})
+        return off
+
+    def switched_off(self, svc: Services) -> set[str]:
+        """The providers this caller may not use."""
+        return {name for name, o in (self.overrides(svc) or {}).items() if o.get("enabled") is False}
 
     def check_provider(self, provider: str | None, svc: Services) -> None:
-        off = self.overrides(svc) or {}
-        if provider and provider in off:
+        if provider and provider in self.switched_off(svc):
             raise ApiError(403, f"This caller may not use provider `{provider}`.", "permission_error",
                            "provider_not_allowed")
 
@@ -111,7 +122,8 @@ def authenticate(request: Request, svc: Services) -> Caller:
     names = [p.name for p in svc.router.providers.values() if owner is not None and p.config.kind == owner.kind]
     if names:
         fingerprint = hashlib.sha256(given.encode()).hexdigest()[:16]
-        return Caller("byok", f"api-byok:{fingerprint}", ("chat",), keys={names[0]: given}, use_shared=False)
+        return Caller("byok", f"api-byok:{fingerprint}", BYOK_SCOPES.get(owner.kind, ("chat",)),
+                      keys={names[0]: given}, use_shared=False)
     if not svc.router.is_demo():
         raise _unauthorized("This is not a console access token (`sos_…`), and its shape is no configured "
                             "provider's key (OpenRouter `sk-or-…`, Hugging Face `hf_…`).")

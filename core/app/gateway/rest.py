@@ -9,8 +9,11 @@
     GET  /api/tasks/{id}                      a manager task this caller started
     /mcp                                      the MCP server (mcp_route.py), with these callers and scopes
 
-Hub calls use the console's shared HF token, so they need a token with the scope (hosted: never the
-owner's token, as for visitors); mutating routes need `spaces-write`.
+Hub calls use the caller's own HF token (an `hf_…` bearer) or else the console's shared one, so they need a
+token with the scope (hosted: never the owner's token, as for visitors); mutating routes need `spaces-write`.
+A Space id is checked before anything is sent (400 naming the broken rule). Build runs and tasks are seen
+only by the caller that started them (the operator token sees all); anyone else gets 404, as for an id
+that does not exist.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from core.app.gateway.auth import Caller
 from core.app.gateway.common import endpoint, json_body, ok
 from core.app.gateway.errors import ApiError
 from core.app.tasks import NotYourTask
-from core.app.views.spaces import choose_hub_token, session_clients
+from core.app.views.build import build_token, session_agent
+from core.app.views.spaces import HubToken, choose_hub_token, session_clients
 from core.build.workflow import WorkflowError
+from core.hub.names import InvalidRepoIdError, validate_repo_id
 
 if TYPE_CHECKING:
     from core.app.services import Services
@@ -66,15 +71,30 @@ async def route_plan(request: Request, svc: Services, caller: Caller) -> Respons
 
 # --------------------------------------------------------------------------- spaces
 
+def _hub_token(svc: Services, caller: Caller) -> HubToken:
+    """The HF token this caller's Hub calls use: its own `hf_…` bearer, else the console's shared one."""
+    token = choose_hub_token(svc.config.providers if svc.config else [], caller.keys, hosted=svc.hosted)
+    if token.value is None:
+        where = ("a hosted console never lends its own token" if svc.hosted else
+                 "this console has none configured (a `huggingface` provider with a `token`, or `HF_TOKEN`)")
+        raise ApiError(401, f"No Hugging Face token for this request: {where}. Send your own `hf_…` token as "
+                            "the bearer to act on your Spaces.", "authentication_error", "hub_token_missing")
+    return token
+
+
 def _spaces(svc: Services, caller: Caller):
-    token = choose_hub_token(svc.config.providers, caller.keys, hosted=svc.hosted)
     ctx = caller.context(svc)
-    return session_clients(ctx.cache, endpoint=svc.hub_endpoint, token=token, router_url=None, store=svc.store,
-                           session=caller.identity, max_upload_bytes=svc.policy.max_upload_bytes)
+    return session_clients(ctx.cache, endpoint=svc.hub_endpoint, token=_hub_token(svc, caller), router_url=None,
+                           store=svc.store, session=caller.identity, max_upload_bytes=svc.policy.max_upload_bytes)
 
 
 def _space_id(request: Request) -> str:
-    return f"{request.path_params['owner']}/{request.path_params['name']}"
+    """`owner/name` from the path, checked against the Hub's naming rules before anything is sent."""
+    given = f"{request.path_params['owner']}/{request.path_params['name']}"
+    try:
+        return validate_repo_id(given, kind="space")
+    except InvalidRepoIdError as exc:
+        raise ApiError(400, str(exc), code="invalid_name") from None
 
 
 async def list_spaces(request: Request, svc: Services, caller: Caller) -> Response:
@@ -86,25 +106,28 @@ async def list_spaces(request: Request, svc: Services, caller: Caller) -> Respon
 async def create_space(request: Request, svc: Services, caller: Caller) -> Response:
     caller.require("spaces-write")
     body = await json_body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        raise ApiError(400, "`name` is required.", code="invalid_name")
+    name, sdk, private = body.get("name"), body.get("sdk", "docker-streamlit"), body.get("private", True)
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "`name` (the new Space's name, e.g. `my-app` or `owner/my-app`) is required.",
+                       code="invalid_name")
+    if not isinstance(sdk, str) or not isinstance(private, bool):
+        raise ApiError(400, "`sdk` must be a string and `private` true or false.", code="invalid_value")
     _, spaces = _spaces(svc, caller)
-    sdk = body.get("sdk") if isinstance(body.get("sdk"), str) else "docker-streamlit"
-    result = await run_in_threadpool(lambda: spaces.create_space(name, sdk=sdk, private=bool(body.get("private", True))))
+    result = await run_in_threadpool(lambda: spaces.create_space(name, sdk=sdk, private=private))
     return ok(_plain(result), status=201)
 
 
 async def get_space(request: Request, svc: Services, caller: Caller) -> Response:
     caller.require("spaces-read")
+    space_id = _space_id(request)
     _, spaces = _spaces(svc, caller)
-    return ok(_plain(await run_in_threadpool(spaces.runtime, _space_id(request))))
+    return ok(_plain(await run_in_threadpool(spaces.runtime, space_id)))
 
 
 async def delete_space(request: Request, svc: Services, caller: Caller) -> Response:
     caller.require("spaces-write")
-    _, spaces = _spaces(svc, caller)
     space_id = _space_id(request)
+    _, spaces = _spaces(svc, caller)
     await run_in_threadpool(lambda: spaces.delete(space_id, confirm=space_id))
     return ok({"deleted": space_id})
 
@@ -112,8 +135,9 @@ async def delete_space(request: Request, svc: Services, caller: Caller) -> Respo
 def _space_action(action: str):
     async def act(request: Request, svc: Services, caller: Caller) -> Response:
         caller.require("spaces-write")
+        space_id = _space_id(request)
         _, spaces = _spaces(svc, caller)
-        return ok(_plain(await run_in_threadpool(getattr(spaces, action), _space_id(request))))
+        return ok(_plain(await run_in_threadpool(getattr(spaces, action), space_id)))
     return act
 
 
@@ -124,31 +148,44 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- workflows and tasks
 
 def _build_agent(svc: Services, caller: Caller):
-    from core.build.agent import BuildAgent
-    hub, spaces = _spaces(svc, caller)
-    live = hub.has_token
-    return BuildAgent(svc.router, hub if live else None, spaces if live else None, svc.store, keys=caller.keys,
-                      session=caller.identity, hosted=svc.hosted)
+    """The caller's build agent, made as the Spaces page makes a visitor's: its own HF token deploys, else the
+    shared one (never when hosted: then, as without any token, a run is a dry run writing under builds/)."""
+    token = choose_hub_token(svc.config.providers if svc.config else [], caller.keys, hosted=svc.hosted)
+    usable, _ = build_token(token, hosted=svc.hosted)
+    return session_agent(caller.context(svc).cache, router=svc.router, store=svc.store, endpoint=svc.hub_endpoint,
+                         token=usable, keys=caller.keys, session=caller.identity, hosted=svc.hosted,
+                         allow_preview=svc.hosted_settings.allow_preview,
+                         max_upload_bytes=svc.policy.max_upload_bytes)
+
+
+def _not_found(what: str) -> ApiError:
+    return ApiError(404, f"No {what} with that id for this caller.", "not_found_error", "not_found")
 
 
 async def start_workflow(request: Request, svc: Services, caller: Caller) -> Response:
     caller.require("spaces-write")
     body = await json_body(request)
+    idea, sdk, private = body.get("idea"), body.get("sdk"), body.get("private", True)
+    if not isinstance(idea, str) or not isinstance(sdk, str | None) or not isinstance(private, bool):
+        raise ApiError(400, "`idea` must be a sentence, `sdk` a string and `private` true or false.",
+                       code="invalid_value")
     agent = _build_agent(svc, caller)
-    sdk = body.get("sdk") if isinstance(body.get("sdk"), str) else None
-    run_id = await run_in_threadpool(lambda: agent.start(str(body.get("idea") or ""), sdk=sdk,
-                                                         private=bool(body.get("private", True))))
+    run_id = await run_in_threadpool(lambda: agent.start(idea, sdk=sdk, private=private))
     threading.Thread(target=agent.run, args=(run_id,), name=f"workflow-{run_id}", daemon=True).start()
     return ok({"id": run_id, "status": "running", "dry_run": agent.spaces is None}, status=202)
 
 
 async def get_workflow(request: Request, svc: Services, caller: Caller) -> Response:
     caller.require("spaces-read")
+    run_id = request.path_params["run_id"]
+    row = await run_in_threadpool(svc.store.get_workflow_run, run_id)
+    if row is None or not caller.context(svc).owns(row["session"]):
+        raise _not_found("workflow run")      # another caller's run is as absent as an unknown id
     agent = _build_agent(svc, caller)
     try:
-        state = await run_in_threadpool(agent.status, request.path_params["run_id"])
+        state = await run_in_threadpool(agent.status, run_id)
     except WorkflowError:
-        raise ApiError(404, "No workflow run with that id.", "not_found_error", "not_found") from None
+        raise _not_found("workflow run") from None
     return ok(asdict(state))
 
 
@@ -156,7 +193,7 @@ async def get_task(request: Request, svc: Services, caller: Caller) -> Response:
     try:
         task = await run_in_threadpool(svc.tasks.get, caller.context(svc), request.path_params["task_id"])
     except (NotYourTask, LookupError):
-        raise ApiError(404, "No task with that id for this caller.", "not_found_error", "not_found") from None
+        raise _not_found("task") from None
     return ok({k: v for k, v in asdict(task).items() if k != "session"})
 
 
