@@ -53,8 +53,10 @@ def free_port() -> int:
 
 
 class BaseURL(str):
-    """The server's base URL, which also knows the server's process group (`pgid`), e.g. to stop it early."""
+    """The server's base URL, which also knows the server's process group (`pgid`), e.g. to stop it early,
+    and the file its output goes to (`log`), e.g. to check what it logged."""
     pgid: int
+    log: Path
 
 
 @contextmanager
@@ -69,6 +71,7 @@ def streamlit_server(env: dict[str, str]) -> Iterator[BaseURL]:
         cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = BaseURL(f"http://127.0.0.1:{port}")
     base.pgid = proc.pid
+    base.log = Path(log.name)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -11,16 +11,18 @@ import httpx
 import openai
 import pytest
 
+from core.agent.classifier import Label, classify
 from core.app.gateway.tokens import TokenService, TokenSpec
 from core.llm.keys import session_hash
 from core.store import Store
 from tests.browser import streamlit_server
 from tests.conftest import SENTINEL_HF
 from tests.fake_hub import FakeSpace
-from tests.fake_openai import Reply
+from tests.fake_openai import Reply, Status, model_answer
 
 SHARED = "sk-or-v1-SHAREDgateway0000000000000000000000000000"
 OPERATOR = "operator-token-for-the-gateway-tests"
+REPORT = "Write a detailed report comparing three GPU clouds, with a migration plan."   # labelled COMPLEX
 SHARED_HF = "hf_SHAREDgatewayHubToken000000000"
 BYOK_OR = "sk-or-v1-BYOKcallerOwnKey1111111111111111111111111111"
 
@@ -437,3 +439,122 @@ def test_workflow_input_is_checked(demo_server):
         message = httpx.post(demo_server + "/api/workflows", headers=mine, json=body).json()["error"]["message"]
         assert words in message
     assert_openai_error(httpx.post(demo_server + "/api/workflows", json={"idea": "a page"}), 403, "missing_scope")
+
+
+# --------------------------------------------------------------------------- model auto + COMPLEX: a manager task
+
+def test_complex_auto_request_is_a_task_of_the_caller_and_returns_its_answer(shared_server, fake):
+    assert classify(REPORT).label == Label.COMPLEX
+    base, store = shared_server
+    tokens = TokenService(store)
+    issued = tokens.create(TokenSpec("complex", ("chat",)))
+    other = tokens.create(TokenSpec("complex-other", ("chat",)))
+
+    raw = client(base, issued.token).chat.completions.with_raw_response.create(
+        model="auto", max_tokens=900, messages=[{"role": "user", "content": REPORT}])
+    task_id = raw.headers["x-spaces-os-task"]
+    reply = raw.parse()
+    assert reply.choices[0].message.content == model_answer([{"role": "user", "content": REPORT}])
+    assert reply.model == "local/fake-model" and reply.usage.completion_tokens > 0
+
+    row = store.get_task(task_id)                           # in the task queue, under the caller's identity
+    assert row["label"] == "COMPLEX" and row["status"] == "done"
+    assert row["session"] == session_hash(issued.grant.identity)
+    assert fake.chat_requests[-1].body["max_tokens"] == 900 and fake.chat_requests[-1].body["stream"] is True
+    assert {r["task_id"] for r in store.usage_rows() if r["request_id"]} >= {task_id}
+
+    mine = httpx.get(f"{base}/api/tasks/{task_id}", headers=bearer(issued.token))
+    assert mine.status_code == 200 and mine.json()["result"] == reply.choices[0].message.content
+    assert "session" not in mine.json()
+    message = assert_openai_error(httpx.get(f"{base}/api/tasks/{task_id}", headers=bearer(other.token)),
+                                  404, "not_found")
+    assert message == httpx.get(f"{base}/api/tasks/nosuchtask", headers=bearer(other.token)).json()["error"]["message"]
+    assert httpx.get(f"{base}/api/tasks/{task_id}", headers=bearer(OPERATOR)).json()["status"] == "done"
+
+
+def test_complex_auto_stream_relays_the_task_as_it_writes(shared_server, fake):
+    base, store = shared_server
+    fake.default = Reply(chunk_delay=0.03)                # ~2 s of answer: several progress saves
+    issued = TokenService(store).create(TokenSpec("complex-stream", ("chat",)))
+    raw = client(base, issued.token).chat.completions.with_raw_response.create(
+        model="auto", stream=True, messages=[{"role": "user", "content": REPORT}])
+    task_id = raw.headers["x-spaces-os-task"]
+    chunks = list(raw.parse())
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert "".join(deltas) == model_answer([{"role": "user", "content": REPORT}])
+    assert len(deltas) > 1                                 # relayed in parts, not one block at the end
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    assert store.get_task(task_id)["session"] == session_hash(issued.grant.identity)
+
+
+def test_a_failed_complex_task_is_an_error_with_its_status_and_task_id(shared_server, fake):
+    base, store = shared_server
+    fake.default = Status(402, "no credit left")
+    issued = TokenService(store).create(TokenSpec("complex-402", ("chat",)))
+    r = httpx.post(base + "/v1/chat/completions", headers=bearer(issued.token),
+                   json={"model": "auto", "messages": [{"role": "user", "content": REPORT}]}, timeout=60)
+    assert_openai_error(r, 402, "payment")
+    assert store.get_task(r.headers["x-spaces-os-task"])["status"] == "failed"
+
+
+def test_quick_auto_request_is_answered_directly(shared_server, fake):
+    base, store = shared_server
+    issued = TokenService(store).create(TokenSpec("quick", ("chat",)))
+    raw = client(base, issued.token).chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "What's 2+2?"}])
+    assert "x-spaces-os-task" not in raw.headers and raw.parse().choices[0].message.content
+
+
+# --------------------------------------------------------------------------- BYOK bearers
+
+def authorizations(server) -> list[str | None]:
+    return [r.headers.get("authorization") for r in server.chat_requests]
+
+
+def test_openrouter_bearer_reaches_only_openrouter_as_byok(keyed_server, fake, fake_b):
+    for prompt in ("What's 2+2?", REPORT):                # answered directly, and as a manager task
+        reply = client(keyed_server, BYOK_OR).chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": prompt}])
+        assert reply.model.startswith("openrouter/")
+        assert reply.model_extra["spaces_os"]["key_source"] == "byok"
+    assert authorizations(fake) == [f"Bearer {BYOK_OR}"] * 2 and authorizations(fake_b) == []
+    with pytest.raises(openai.PermissionDeniedError):     # the key may not be spent on another provider
+        client(keyed_server, BYOK_OR).chat.completions.create(
+            model="huggingface/meta-llama/Llama-3.1-8B-Instruct", messages=[{"role": "user", "content": "x"}])
+    assert authorizations(fake_b) == []
+
+
+def test_hf_bearer_reaches_only_huggingface_as_byok(keyed_server, fake, fake_b):
+    reply = client(keyed_server, SENTINEL_HF).chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "What's 2+2?"}])
+    assert reply.model.startswith("huggingface/") and reply.model_extra["spaces_os"]["key_source"] == "byok"
+    assert authorizations(fake_b) == [f"Bearer {SENTINEL_HF}"] and authorizations(fake) == []
+
+
+@pytest.mark.parametrize("prompt", ["What's 2+2?", REPORT])
+def test_a_refused_byok_key_never_falls_back_to_the_shared_key(keyed_server, fake, fake_b, prompt):
+    fake.default = Status(401, "invalid key")
+    with pytest.raises(openai.AuthenticationError):
+        client(keyed_server, BYOK_OR).chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": prompt}], timeout=60)
+    assert authorizations(fake) == [f"Bearer {BYOK_OR}"] and authorizations(fake_b) == []
+
+
+def test_byok_keys_are_in_no_usage_row_and_no_log(keyed_server, fake, fake_b):
+    for key in (BYOK_OR, SENTINEL_HF):
+        client(keyed_server, key).chat.completions.create(model="auto",
+                                                          messages=[{"role": "user", "content": "hello"}])
+    fake.default = Status(401, f"invalid key {BYOK_OR}")    # an upstream that echoes the key back
+    with pytest.raises(openai.AuthenticationError) as err:
+        client(keyed_server, BYOK_OR).chat.completions.create(model="auto",
+                                                              messages=[{"role": "user", "content": "x"}])
+    assert BYOK_OR not in str(err.value.body)
+    deadline = time.time() + 5        # the console writes its usage rows in the background (within 1 s)
+    while {r["provider"] for r in keyed_server.store.usage_rows() if r["key_source"] == "byok"} < \
+            {"openrouter", "huggingface"}:
+        assert time.time() < deadline, "the BYOK requests left no usage rows"
+        time.sleep(0.2)
+    db_path = Path(keyed_server.store.path)
+    for path in (db_path, *db_path.parent.glob(db_path.name + "-*"), keyed_server.log):
+        data = path.read_bytes()
+        assert BYOK_OR.encode() not in data and SENTINEL_HF.encode() not in data, path

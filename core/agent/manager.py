@@ -88,6 +88,7 @@ class _Control:
     model_map: dict[str, str] | None = None
     prefer: list[str] | None = None
     overrides: dict[str, dict[str, Any]] | None = None     # the session's per-provider settings
+    options: dict[str, Any] | None = None   # the request's own options (max_tokens, temperature…), never stored
     stop: str | None = None             # None | "interrupted" | "paused" | "cancelled"
     stopped: threading.Event = field(default_factory=threading.Event)
     interrupted_by: str | None = None
@@ -163,10 +164,11 @@ class Manager:
     def submit(self, prompt: str, session: str | None = None, keys: Mapping[str, str] | None = None, *,
                history: list[dict[str, Any]] | None = None, provider: str | None = None,
                model: str | None = None, label: str | None = None,
-               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Task:
+               overrides: Mapping[str, Mapping[str, Any]] | None = None,
+               options: Mapping[str, Any] | None = None) -> Task:
         """Create the task; QUICK and URGENT are answered before this returns, COMPLEX runs in the background."""
         task, stream = self.submit_streaming(prompt, session, keys, history=history, provider=provider,
-                                             model=model, label=label, overrides=overrides)
+                                             model=model, label=label, overrides=overrides, options=options)
         for _ in stream:
             pass
         return self.get(task.id)
@@ -174,12 +176,15 @@ class Manager:
     def submit_streaming(self, prompt: str, session: str | None = None, keys: Mapping[str, str] | None = None,
                          *, history: list[dict[str, Any]] | None = None, provider: str | None = None,
                          model: str | None = None, label: str | None = None,
-                         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Task, Iterator[str]]:
+                         overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                         options: Mapping[str, Any] | None = None) -> tuple[Task, Iterator[str]]:
         """Like submit(), but QUICK/URGENT answers stream through the returned iterator (empty for COMPLEX).
 
         `overrides` are the session's per-provider settings (enabled, priority, fallback,
-        always_use_this_key); an explicit `provider` or `model` that cannot be served raises
-        `AllProvidersFailed` before any task is created, never falling to the demo model."""
+        always_use_this_key); `options` are request options for every call of the task (`max_tokens`,
+        `temperature`… as `Router.stream` takes them), kept in memory like the keys. An explicit `provider`
+        or `model` that cannot be served raises `AllProvidersFailed` before any task is created, never
+        falling to the demo model."""
         keys = {k: v for k, v in (keys or {}).items() if v}
         overrides = {k: dict(v) for k, v in overrides.items()} if overrides else None
         sess = session_hash(session)
@@ -201,7 +206,8 @@ class Manager:
         routed = self.route(c.label.value, keys)
         if model:
             routed["models"] = {**routed["models"], (provider or next(iter(routed["models"]), "")): model}
-        control = _Control(messages, keys, provider, None, routed["models"], routed["prefer"], overrides)
+        control = _Control(messages, keys, provider, None, routed["models"], routed["prefer"], overrides,
+                           dict(options) if options else None)
         with self._lock:
             self._controls[task_id] = control
         plan = self.router.plan(model=routed["models"], provider=provider, prefer=routed["prefer"], keys=keys,
@@ -315,7 +321,7 @@ class Manager:
         try:
             stream = self.router.stream(messages, model=model_map, provider=provider,
                                         prefer=control.prefer, keys=control.keys, session_hash=row["session"],
-                                        overrides=control.overrides,
+                                        overrides=control.overrides, **(control.options or {}),
                                         task_id=task_id, label=row["label"], on_attempt=on_attempt)
         except AllProvidersFailed as e:
             self._finish_failed(task_id, str(e), partial)

@@ -54,5 +54,5 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def ok(payload: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(payload, status_code=status)
+def ok(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(payload, status_code=status, headers=headers)

@@ -48,6 +48,13 @@ _HUB_STATUS = {
 }
 
 
+def provider_failure(outcome: str | None, message: str, headers: dict[str, str] | None = None) -> ApiError:
+    """The answer to a request whose last provider attempt ended in `outcome` (an `ErrorKind` value)."""
+    kind = ErrorKind(outcome) if outcome in ErrorKind.__members__.values() else None
+    status, type_ = _PROVIDER_STATUS.get(kind, (502, "upstream_error")) if kind else (502, "upstream_error")
+    return ApiError(status, message, type_, kind.value if kind else "upstream_error", headers)
+
+
 def api_error(exc: BaseException) -> ApiError:
     """The API's answer to an exception raised on purpose somewhere below."""
     if isinstance(exc, ApiError):
@@ -58,9 +65,7 @@ def api_error(exc: BaseException) -> ApiError:
             spent = "used up" in str(exc)
             return ApiError(429 if spent else 400, str(exc), "rate_limit_error" if spent else "invalid_request_error",
                             "budget_exceeded" if spent else "no_provider")
-        kind = ErrorKind(failed[-1].outcome)
-        status, type_ = _PROVIDER_STATUS.get(kind, (502, "upstream_error"))
-        return ApiError(status, str(exc), type_, kind.value)
+        return provider_failure(failed[-1].outcome, str(exc))
     if isinstance(exc, HubActionError):
         return ApiError(_HUB_STATUS.get(exc.kind, 502), str(exc), "hub_error", exc.kind.value)
     if isinstance(exc, ValueError):

@@ -8,6 +8,11 @@
 uses its default model; anything else is a model id for the router's usual order. Tools and the other
 OpenAI options pass through. A stream is relayed chunk by chunk as the provider sends it (never
 buffered), then a usage chunk and `data: [DONE]`.
+
+With `auto`, a prompt the manager labels COMPLEX (and no tools) becomes a manager task, as in Chat: it is
+in the task queue under the caller's identity, may pause for a quick request and resume, and the caller
+waits for its answer (streamed as the task writes it). The `x-spaces-os-task` response header names the
+task, so `GET /api/tasks/{id}` reads it, also after a timeout or a dropped connection.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,16 +29,21 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from core.agent.classifier import Label
+from core.agent.manager import ACTIVE, FINAL, Task
 from core.app.gateway import metrics
 from core.app.gateway.auth import Caller
 from core.app.gateway.common import endpoint, json_body, ok
-from core.app.gateway.errors import ApiError, api_error
+from core.app.gateway.errors import ApiError, api_error, provider_failure
 from core.errors import SpacesOSError
 
 if TYPE_CHECKING:
     from core.app.services import Services
 
 PASSTHROUGH = ("tools", "tool_choice", "response_format", "stop", "seed", "top_p", "max_tokens", "temperature")
+DIRECT_ONLY = ("tools", "tool_choice")      # a task's answer is text: tool calls are answered directly
+TASK_HEADER = "x-spaces-os-task"
+TASK_POLL_S = 0.25                          # a streamed task's new text is sent at least this often
 
 
 @dataclass
@@ -40,6 +51,7 @@ class RoutedRequest:
     messages: list[dict[str, Any]]
     kwargs: dict[str, Any]              # for Router.chat / Router.stream
     label: str | None = None
+    as_task: bool = False               # `auto` and COMPLEX: answered by a manager task
 
 
 def plan_request(body: dict[str, Any], svc: Services, caller: Caller) -> RoutedRequest:
@@ -68,6 +80,10 @@ def plan_request(body: dict[str, Any], svc: Services, caller: Caller) -> RoutedR
         label = svc.manager.classify(str(prompt), caller.keys).label.value
         route = svc.manager.route(label, caller.keys)
         kwargs.update(model=route["models"] or None, prefer=route["prefer"] or None, label=label)
+        last = messages[-1]
+        as_task = (label == Label.COMPLEX.value and last.get("role") == "user" and isinstance(last.get("content"), str)
+                   and not any(body.get(k) for k in DIRECT_ONLY))
+        return RoutedRequest(messages, kwargs, label, as_task)
     else:
         head, _, rest = model.partition("/")
         if head in svc.router.providers:
@@ -134,6 +150,16 @@ async def chat_completions(request: Request, svc: Services, caller: Caller) -> R
     body = await json_body(request)
     await run_in_threadpool(caller.admit_chat, svc)
     routed = await run_in_threadpool(plan_request, body, svc, caller)
+    if routed.as_task:
+        task_id = await run_in_threadpool(submit_task, svc, caller, routed)
+        if body.get("stream"):
+            return StreamingResponse(_task_events(svc, task_id, routed.label), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                              TASK_HEADER: task_id})
+        task = await run_in_threadpool(svc.manager.wait, task_id, task_wait_s(svc))
+        if task.status != "done":
+            raise task_error(svc, task)
+        return ok(await run_in_threadpool(task_completion, svc, task, routed.label), headers={TASK_HEADER: task_id})
     if body.get("stream"):
         return await _stream(svc, routed)
     try:
@@ -197,8 +223,101 @@ def _events(stream, chunks: Iterator[str], first: str | None, label: str | None)
     yield b"data: [DONE]\n\n"
 
 
+# --------------------------------------------------------------------------- COMPLEX: a manager task
+
+def submit_task(svc: Services, caller: Caller, routed: RoutedRequest) -> str:
+    """Queue the request as a manager task of this caller (its identity, keys and providers); its id."""
+    kw = routed.kwargs
+    options = {k: kw[k] for k in PASSTHROUGH if k in kw}
+    try:
+        task = svc.manager.submit(routed.messages[-1]["content"], session=caller.identity, keys=caller.keys,
+                                  history=routed.messages[:-1], overrides=kw["overrides"], options=options)
+    except SpacesOSError as exc:
+        if type(exc) is SpacesOSError:      # too many unfinished tasks, for this caller or the console
+            raise ApiError(429, str(exc), "rate_limit_error", "too_many_tasks") from None
+        raise
+    return task.id
+
+
+def task_wait_s(svc: Services) -> float:
+    """How long a caller waits for its task: two request deadlines (it may be paused for a quick one)."""
+    return 2 * svc.router.settings.deadline
+
+
+def _task_usage(svc: Services, task_id: str) -> list[dict[str, Any]]:
+    svc.store.flush()           # the task's last usage rows may still be in the background writer
+    return svc.store.usage_rows(task_id=task_id)
+
+
+def task_completion(svc: Services, task: Task, label: str | None) -> dict[str, Any]:
+    """A finished task as an OpenAI chat completion, with its usage summed over its attempts."""
+    rows = _task_usage(svc, task.id)
+    metrics.observe_attempts(SimpleNamespace(**r) for r in rows)
+    answered = [r for r in rows if r["outcome"] == "ok"]
+    tin, tout = sum(r["tokens_in"] or 0 for r in answered), sum(r["tokens_out"] or 0 for r in answered)
+    costs = [r["cost_usd"] for r in answered if r["cost_usd"] is not None]
+    return {
+        "id": f"chatcmpl-{task.id}", "object": "chat.completion", "created": int(task.created_at),
+        "model": _model_name(task.provider, task.model),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": task.result or ""},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout,
+                  "cost": sum(costs) if costs else None},
+        "spaces_os": {"provider": task.provider, "key_source": answered[-1]["key_source"] if answered else None,
+                      "label": label, "task_id": task.id,
+                      "attempts": [{"provider": r["provider"], "model": r["model"], "outcome": r["outcome"],
+                                    "http_status": r["http_status"], "latency_ms": r["latency_ms"]} for r in rows]},
+    }
+
+
+def task_error(svc: Services, task: Task) -> ApiError:
+    """Why a task gave no answer: still running past the wait, cancelled, or failed as its last attempt did."""
+    headers = {TASK_HEADER: task.id}
+    if task.status in ACTIVE:
+        return ApiError(504, f"Task {task.id} is still {task.status} after {task_wait_s(svc):.0f} s. It goes on in "
+                             f"the background: GET /api/tasks/{task.id} gives its answer once it is done.",
+                        "timeout_error", "task_pending", headers)
+    if task.status == "cancelled":
+        return ApiError(409, f"Task {task.id} was cancelled before it finished.", "invalid_request_error",
+                        "task_cancelled", headers)
+    failed = [r for r in _task_usage(svc, task.id) if r["outcome"] != "ok"]
+    return provider_failure(failed[-1]["outcome"] if failed else None, task.error or "The task failed.", headers)
+
+
+def _task_events(svc: Services, task_id: str, label: str | None) -> Iterator[bytes]:
+    """SSE frames of a task's text as it writes it (the manager saves it every half second), then the usage
+    chunk. The task does not depend on this reader: a dropped connection leaves it running."""
+    created = int(time.time())
+
+    def frame(task: Task, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return _sse({"id": f"chatcmpl-{task_id}", "object": "chat.completion.chunk", "created": created,
+                     "model": _model_name(task.provider, task.model),
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    deadline = time.monotonic() + task_wait_s(svc)
+    task = svc.manager.get(task_id)
+    yield frame(task, {"role": "assistant", "content": ""})
+    sent = 0
+    while True:
+        task = svc.manager.wait(task_id, TASK_POLL_S)
+        text = task.partial_text
+        if len(text) > sent:
+            yield frame(task, {"content": text[sent:]})
+            sent = len(text)
+        if task.status in FINAL or time.monotonic() >= deadline:
+            break
+    if task.status == "done":
+        yield frame(task, {}, "stop")
+        body = task_completion(svc, task, label)
+        yield _sse({"id": body["id"], "object": "chat.completion.chunk", "created": created, "model": body["model"],
+                    "choices": [], "usage": body["usage"], "spaces_os": body["spaces_os"]})
+    else:
+        yield _sse(task_error(svc, task).body())
+    yield b"data: [DONE]\n\n"
+
+
 async def list_models(request: Request, svc: Services, caller: Caller) -> Response:
-    off = caller.overrides(svc) or {}
+    off = caller.switched_off(svc)
     data = [{"id": "auto", "object": "model", "created": 0, "owned_by": "spaces-os"}]
     usable = {s.name for s in svc.router.status(caller.keys) if s.usable and (s.kind != "demo" or
                                                                             svc.router.is_demo(caller.keys))}

@@ -48,7 +48,8 @@ DOCUMENT: dict[str, Any] = {
                 "code": {"type": ["string", "null"]}, "param": {"type": ["string", "null"]}}}}}},
     },
     "paths": {
-        "/v1/chat/completions": {"post": _op("Chat completion (OpenAI wire format)", body=_CHAT)},
+        "/v1/chat/completions": {"post": _op("Chat completion (OpenAI wire format)", body=_CHAT, ok="200",
+                                             errors=("400", "401", "402", "403", "409", "429", "502", "504"))},
         "/v1/models": {"get": _op("Models of the configured providers", errors=("401",))},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _JSON}}},
         "/api/providers": {"get": _op("Provider status and cooldowns", errors=("401",))},
@@ -77,6 +78,10 @@ DOCUMENT: dict[str, Any] = {
             {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
     },
 }
+
+# `model: auto` and a COMPLEX prompt: the answer comes from a manager task, named in this header.
+DOCUMENT["paths"]["/v1/chat/completions"]["post"]["responses"]["200"] = {**_JSON, "headers": {"x-spaces-os-task": {
+    "description": "The manager task that answered (GET /api/tasks/{id})", "schema": {"type": "string"}}}}
 
 
 async def openapi(request: Request) -> JSONResponse:
