@@ -100,12 +100,47 @@ def test_listed_tasks_have_their_json_fields_decoded(store: Store):
 
 
 def test_replicas_claiming_the_queue_each_get_a_different_task_and_skip_live_leases(store: Store):
-    first = store.create_task(prompt="first")
-    held = store.create_task(prompt="held by a live replica", owner="c", lease_until=store.clock() + 60)
-    second = store.create_task(prompt="second")
+    first = store.create_task(prompt="first", key_source="shared")
+    held = store.create_task(prompt="held by a live replica", owner="c", lease_until=store.clock() + 60,
+                             key_source="shared")
+    second = store.create_task(prompt="second", key_source="demo")
     claims = [store.claim_next_task(owner=o, lease_s=10) for o in ("a", "b", "a")]
     assert claims == [first["id"], second["id"], None]
     assert store.get_task(first["id"])["owner"] == "a" and store.get_task(second["id"])["owner"] == "b"
+    assert store.get_task(first["id"])["status"] == "running"             # claimed is started: nobody else
     assert store.get_task(held["id"])["owner"] == "c"
-    assert store.claim_task(first["id"], owner="a", lease_s=10) and not store.claim_task(first["id"], owner="b", lease_s=10)
+    assert not store.claim_task(first["id"], owner="b", lease_s=10)
     assert store.claim_next_task(owner="b", lease_s=10, exclude=[second["id"]]) is None
+
+
+def test_a_task_on_a_sessions_own_keys_is_claimed_only_where_those_keys_are(store: Store):
+    mine = store.create_task(prompt="byok, leased to a", session="s1", key_source="byok", owner="a",
+                             lease_until=store.clock() + 60)
+    orphan = store.create_task(prompt="byok, its replica died", session="s2", key_source="byok", owner="gone",
+                               lease_until=store.clock() - 1)
+    unknown = store.create_task(prompt="from before key sources were recorded", session="s2")
+    assert store.claim_next_task(owner="b", lease_s=10) is None                  # b holds no keys of s1 or s2
+    assert store.claim_next_task(owner="a", lease_s=10) is None                  # a's, but not queued for workers
+    assert store.claim_next_task(owner="b", lease_s=10, held=[mine["id"]]) is None         # a's lease is live
+    assert store.claim_next_task(owner="a", lease_s=10, held=[mine["id"]]) == mine["id"]   # a queued it for them
+    assert store.claim_next_task(owner="b", lease_s=10, sessions=["s2"]) == orphan["id"]
+    assert store.claim_next_task(owner="c", lease_s=10, sessions=["s2"]) == unknown["id"]
+    assert store.get_task(orphan["id"])["owner"] == "b"
+
+
+def test_the_queue_gives_quick_tasks_then_tasks_paused_before_then_the_oldest(store: Store):
+    old = store.create_task(prompt="old complex", label="COMPLEX", key_source="shared")
+    resumed = store.create_task(prompt="paused, then resumed", label="COMPLEX", key_source="shared")
+    store.log_event("paused", "paused by the user", task_id=resumed["id"])
+    quick = store.create_task(prompt="quick, taken over", label="QUICK", key_source="shared")
+    claims = [store.claim_next_task(owner="a", lease_s=10) for _ in range(4)]
+    assert claims == [quick["id"], resumed["id"], old["id"], None]
+
+
+def test_tasks_of_several_sessions_are_listed_together(store: Store):
+    a = store.create_task(prompt="a", session="s1")
+    b = store.create_task(prompt="b", session="s2", status="paused")
+    store.create_task(prompt="c", session="s3")
+    assert {t["id"] for t in store.list_tasks(sessions=["s1", "s2"])} == {a["id"], b["id"]}
+    assert [t["id"] for t in store.list_tasks(sessions=["s1", "s2"], statuses=["paused"])] == [b["id"]]
+    assert store.list_tasks(sessions=[]) == []

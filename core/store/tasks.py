@@ -23,7 +23,10 @@ whose clocks differ agree on when a lease ran out. On PostgreSQL a claim first l
 `FOR UPDATE SKIP LOCKED`, so replicas racing for the queue each get a different task instead of queueing
 behind one row lock:
 
-    store.claim_next_task(owner="host:456:cd34", lease_s=10, sessions=None)   # -> a task id, or None
+    store.claim_next_task(owner="host:456:cd34", lease_s=10, sessions=["<hash>"])   # -> the id it now runs
+
+`key_source` (shared | byok | demo) says whose keys a task's provider calls use: a replica takes a queued
+task on a visitor's own keys (byok) only when it holds that session's keys (`sessions`).
 """
 
 from __future__ import annotations
@@ -37,10 +40,18 @@ from typing import Any
 
 TASK_COLUMNS = (
     "session", "prompt", "label", "confidence", "reasons", "provider", "model", "status", "checkpoint",
-    "result", "error", "owner", "lease_until",
+    "result", "error", "owner", "lease_until", "key_source",
 )
 """The columns a caller may set; `id`, `created_at` and `updated_at` are the store's."""
 _JSON = ("checkpoint", "reasons")
+_QUEUE_ORDER = (
+    "CASE WHEN label IN ('QUICK', 'URGENT') THEN 0 ELSE 1 END, "
+    # Paused before (its events say so): its reader has waited longest. The decision log is the one
+    # record of a task's pauses, so the queue reads it here rather than keep a copy in `tasks`.
+    "CASE WHEN EXISTS (SELECT 1 FROM events WHERE events.task_id = tasks.id "
+    "AND events.kind IN ('paused', 'interrupted', 'recovered')) THEN 0 ELSE 1 END, "
+    "created_at, rowid")
+"""The order replicas take queued tasks in (`claim_next_task`)."""
 
 
 class TaskQueries:
@@ -89,22 +100,35 @@ class TaskQueries:
                 (owner, now + lease_s, time.time(), task_id, owner, now,
                  *self._skip_locked_params(task_id))).rowcount == 1
 
-    def claim_next_task(self, *, owner: str, lease_s: float, exclude: Iterable[str] = ()) -> str | None:
-        """Lease the oldest queued task nobody holds (or whose lease ran out) to `owner`, still queued: the
-        caller then runs it through `claim_task`. Any replica's worker may call it; two never get the same
-        task, and on PostgreSQL none waits for another's row lock (`FOR UPDATE SKIP LOCKED`). `exclude`:
-        ids the caller already tried (e.g. BYOK tasks whose keys it lacks). Returns the id, or None."""
-        skip = list(exclude)
+    def claim_next_task(self, *, owner: str, lease_s: float, sessions: Iterable[str] = (),
+                        held: Iterable[str] = (), exclude: Iterable[str] = ()) -> str | None:
+        """Claim the next queued task `owner` may run: queued → running, leased to `owner` for `lease_s`
+        (as `claim_task` does for a given task). Any replica's worker may call it; two never get the same
+        task, and on PostgreSQL none waits for another's row lock (`FOR UPDATE SKIP LOCKED`).
+
+        A replica may take a task nobody holds a live lease on whose keys it has: one on shared or demo
+        keys, or one of `sessions` (the sessions whose own keys it holds); and the tasks it leased itself
+        and queued for its own workers (`held`, ids). QUICK and URGENT come before COMPLEX, a task that
+        was paused before (resumed, interrupted, recovered) before a new one, then the oldest. `exclude`:
+        ids the caller already tried. Returns the id, or None."""
+        mine, ids, skip = list(sessions), list(held), list(exclude)
         now = self.clock()
-        not_in = f" AND id NOT IN ({', '.join('?' for _ in skip)})" if skip else ""
+        keys_here = "key_source IN ('shared', 'demo')" + (
+            f" OR session IN ({', '.join('?' for _ in mine)})" if mine else "")
+        own = f" OR (owner = ? AND id IN ({', '.join('?' for _ in ids)}))" if ids else ""
+        where = (f"status = 'queued' AND (((owner IS NULL OR lease_until < ?) AND ({keys_here})){own})"
+                 + (f" AND id NOT IN ({', '.join('?' for _ in skip)})" if skip else ""))
+        params = (now, *mine, *((owner, *ids) if ids else ()), *skip)
+        if not self.rows(f"SELECT id FROM tasks WHERE {where} LIMIT 1", params):
+            return None         # the common idle poll: a plain read, no write lock on SQLite
         lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
         with self.transaction() as tx:
-            row = tx.execute(
-                f"SELECT id FROM tasks WHERE status = 'queued' AND (owner IS NULL OR lease_until < ?){not_in} "
-                f"ORDER BY created_at, rowid LIMIT 1{lock}", (now, *skip)).fetchone()
+            row = tx.execute(f"SELECT id FROM tasks WHERE {where} ORDER BY {_QUEUE_ORDER} LIMIT 1{lock}",
+                             params).fetchone()
             if row is None:
                 return None
-            tx.execute("UPDATE tasks SET owner = ?, lease_until = ? WHERE id = ?", (owner, now + lease_s, row[0]))
+            tx.execute("UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                       (owner, now + lease_s, time.time(), row[0]))
             return row[0]
 
     def _skip_locked_guard(self) -> str:
@@ -163,12 +187,17 @@ class TaskQueries:
         return _decoded(rows[0]) if rows else None
 
     def list_tasks(self, *, session: str | None = None, statuses: Iterable[str] | None = None,
-                   limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first; of one session and/or in one of `statuses` when given; at most `limit`."""
+                   sessions: Iterable[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first; of one session (or of any of `sessions`) and/or in one of `statuses` when given;
+        at most `limit`."""
         where, params = [], []
         if session is not None:
             where.append("session = ?")
             params.append(session)
+        if sessions is not None:
+            sessions = list(sessions) or [None]
+            where.append(f"session IN ({', '.join('?' for _ in sessions)})")
+            params += sessions
         if statuses is not None:
             statuses = list(statuses)
             where.append(f"status IN ({', '.join('?' for _ in statuses)})")
