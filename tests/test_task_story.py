@@ -74,6 +74,19 @@ def test_a_paused_task_has_an_open_pause_and_says_for_whom_and_where():
     assert headline("paused", segments, 412).startswith("paused for task `q1` at 412 characters")
 
 
+def test_a_task_waiting_for_the_visitors_keys_says_why_on_its_card_and_in_the_decision_log():
+    reason = "it runs on your own keys, which lived in the console process that stopped"
+    events = [{"kind": "started", "ts": 1.0, "data": {}},
+              {"kind": "recovered", "ts": 5.0, "message": "was running when its manager stopped",
+               "data": {"partial_chars": 412, "reason": reason}}]
+    assert headline("paused", timeline(events), 412) == f"paused when the app stopped at 412 characters: {reason}"
+    assert plain_words(events[1]) == f"The console process running this stopped; paused at 412 characters: {reason}."
+    carried = {"kind": "recovered", "ts": 5.0, "message": "", "data": {"partial_chars": 412, "carried_on": True}}
+    assert "another carries it on from its checkpoint at 412 characters" in plain_words(carried)
+    keys_back = {"kind": "auto_resume", "ts": 6.0, "message": "", "data": {"keys_given": True}}
+    assert plain_words(keys_back) == "You gave your own keys here again, so this one continues."
+
+
 def test_headlines_say_resumed_done_in_parts_and_how_far_a_cancelled_task_got():
     resumed = timeline(INTERRUPTED_THEN_DONE[:8])
     assert headline("running", resumed, 500) == "resumed at 412 characters after task `q1`"

@@ -147,9 +147,13 @@ def plain_words(event: dict[str, Any]) -> str:
         "interrupted": f"Paused so task {data.get('interrupted_by')} could answer first.",
         "paused": "Paused by you." if "before" not in message else "Paused by you before it started.",
         "checkpointed": f"Saved the answer so far{at}, to continue from there.",
-        "auto_resume": f"Task {data.get('interrupted_by')} has finished, so this one continues.",
+        "auto_resume": ("You gave your own keys here again, so this one continues." if data.get("keys_given")
+                        else f"Task {data.get('interrupted_by')} has finished, so this one continues."),
         "resumed": f"Continues where it stopped{at}.",
-        "recovered": f"The app restarted while this ran; paused{at}.",
+        "recovered": (f"The console process running this stopped; another carries it on from its checkpoint{at}."
+                      if data.get("carried_on") else
+                      f"The console process running this stopped; paused{at}: {data['reason']}."
+                      if data.get("reason") else f"The app restarted while this ran; paused{at}."),
         "failed": f"Failed: {message}",
         "cancelled": f"Cancelled{at}." if chars is not None else "Cancelled before it finished.",
     }

@@ -40,6 +40,7 @@ class Segment:
     by: str | None = None               # pause: the task it made way for; None: the user or a restart
     why: str | None = None              # pause: interrupted | paused | recovered
     chars: int | None = None            # pause: characters saved at the checkpoint
+    reason: str | None = None           # pause: why it waits, when the app says so (e.g. for the visitor's keys)
 
     def seconds(self, now: float) -> float:
         return max(0.0, (self.end if self.end is not None else now) - self.start)
@@ -109,7 +110,7 @@ def timeline(events: Sequence[Mapping[str, Any]]) -> list[Segment]:
             current.end = ts
         if kind in _PAUSES:
             segments.append(Segment("pause", ts, by=data.get("interrupted_by"), why=kind,
-                                    chars=data.get("partial_chars")))
+                                    chars=data.get("partial_chars"), reason=data.get("reason")))
         elif kind == "checkpointed" and segments and segments[-1].kind == "pause":
             segments[-1].chars = data.get("partial_chars", segments[-1].chars)
     return segments
@@ -179,7 +180,8 @@ def headline(status: str, segments: Sequence[Segment], chars: int) -> str:
         if last.why == "interrupted":
             return f"paused for task `{last.by}`{at}; it resumes when that answer ends"
         if last.why == "recovered":
-            return f"paused when the app stopped{at}; resume it to continue"
+            return f"paused when the app stopped{at}: {last.reason}" if last.reason else \
+                f"paused when the app stopped{at}; resume it to continue"
         return f"paused by you{at}" if at else "paused before it started"
     if status == "queued":
         return "resuming: waiting for a worker" if last is not None else "waiting for a worker"
