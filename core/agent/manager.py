@@ -7,20 +7,26 @@ long task for a quick one (pause at a chunk boundary → checkpoint → answer �
     manager.wait(task.id, timeout=30).result
 
 The `tasks` table is the source of truth: every status change is written before `get` can report
-it, and every decision is an `events` row. BYOK keys stay in this process's memory for the life of
-the task and are never persisted; a task resumed after a restart uses the keys its session gives again.
+it, and every decision is an `events` row. BYOK keys stay in this process's memory and are never
+persisted; each task records whose keys it runs on (`key_source`: shared | byok | demo).
 
-One owner per task: each manager has an `owner_id` (host:pid:random) and leases the tasks it queued or
+Replicas: several managers (processes) may share one database. Workers take queued tasks from the
+database (`store.claim_next_task`, `FOR UPDATE SKIP LOCKED` on PostgreSQL), woken at once by a submit or
+resume in their own process and otherwise every `heartbeat_s`. A task on shared or demo keys is anyone's
+to run; one on a visitor's own keys is leased to a manager that holds that session's keys.
+
+One owner per running task: each manager has an `owner_id` (host:pid:random) and leases the tasks it
 runs (`lease_s`, renewed every `heartbeat_s` by its heartbeat thread). Every write of a running task is
-conditional on still owning it; a worker whose lease was taken stops quietly. Another manager (in this
-process or another one on the same database) takes over only expired leases, i.e. tasks whose manager
-died: running ones come back paused with their checkpoint, as after a restart, and wait for their session
-to resume them with its own keys (which died with the old process); queued ones are queued again.
+conditional on still owning it; a worker whose lease was taken stops quietly. Another manager takes over
+only expired leases, i.e. tasks whose manager died. A task on shared or demo keys is queued again and
+continues from its checkpoint on whichever replica claims it, to the exact text, with nobody pressing
+Resume. A task on a visitor's own keys continues only in a manager that holds that session's keys (the
+latest the session gave it, in memory); elsewhere it is paused with a reason the task card shows, and
+continues once the session gives keys here (or is resumed with the keys it has now).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import queue
@@ -28,6 +34,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +54,8 @@ PROGRESS_EVERY_S = 0.5          # how often a running task writes its partial te
 PAUSE_POLL_S = 0.02             # the worker notices a pause request at least this often
 LEASE_S = 10.0                  # a task's owner is presumed dead this long after its last heartbeat
 HEARTBEAT_S = 2.0               # how often a manager renews its leases and looks for expired ones
+HELD_SESSIONS = 1024            # sessions whose own keys a manager keeps at most (only while they have tasks)
+CARRIED_ON = ("shared", "demo")  # key sources any replica holds: such a task continues wherever
 
 
 @dataclass
@@ -65,12 +74,13 @@ class Task:
     error: str | None
     created_at: float
     updated_at: float
+    key_source: str | None = None       # shared | byok | demo: whose keys its provider calls use
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Task:
         return cls(row["id"], row["session"], row["prompt"], row["label"], row["confidence"],
                    row["reasons"] or [], row["provider"], row["model"], row["status"], row["checkpoint"],
-                   row["result"], row["error"], row["created_at"], row["updated_at"])
+                   row["result"], row["error"], row["created_at"], row["updated_at"], row.get("key_source"))
 
     @property
     def partial_text(self) -> str:
@@ -93,6 +103,11 @@ class _Control:
     stopped: threading.Event = field(default_factory=threading.Event)
     interrupted_by: str | None = None
 
+    def route(self) -> dict[str, Any]:
+        """What the checkpoint keeps of it, so any replica can run the task: everything but the keys."""
+        return {"provider": self.provider, "models": self.model_map, "prefer": self.prefer,
+                "overrides": self.overrides}
+
 
 class Manager:
     def __init__(self, router: Router, rules: RoutingRules | None = None, *, workers: int | None = None,
@@ -106,13 +121,15 @@ class Manager:
         self.rules = rules or load_rules()
         self._controls: dict[str, _Control] = {}
         self._running: dict[str, str] = {}             # task id → session hash, for COMPLEX tasks streaming
+        self._session_keys: OrderedDict[str, dict[str, str]] = OrderedDict()   # session hash → its latest keys
+        self._queued_here: set[str] = set()            # queued and leased here, for this manager's workers only
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._queue: queue.PriorityQueue = queue.PriorityQueue()
-        self._seq = itertools.count()
+        self._work = threading.Condition(threading.Lock())
+        self._wakeups = 0               # submits and resumes here that no worker has looked at yet
         self._closing = False
         self._workers = [threading.Thread(target=self._worker, name=f"manager-worker-{i}", daemon=True)
-                         for i in range(workers or self.rules.workers)]
+                         for i in range(self.rules.workers if workers is None else workers)]
         self._beat_stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name="manager-heartbeat", daemon=True)
         self._recover()
@@ -213,14 +230,19 @@ class Manager:
         plan = self.router.plan(model=routed["models"], provider=provider, prefer=routed["prefer"], keys=keys,
                                 overrides=overrides)
         first = plan[0] if plan else None
-        self.store.update_task(task_id, provider=first.name if first else None, model=first.model if first else None)
+        key_source = _key_source(plan)
+        self.store.update_task(task_id, provider=first.name if first else None, model=first.model if first else None,
+                               key_source=key_source,
+                               checkpoint={"messages": messages, "partial_text": "", "route": control.route()})
         self._event(task_id, EventKind.ROUTED,
                     f"{c.label.value} → {self.rules.tier_of(c.label.value)} tier: "
                     + " → ".join(f"{x.name}/{x.model}" for x in plan[:4]),
                     label=c.label.value, tier=self.rules.tier_of(c.label.value),
                     plan=[{"provider": x.name, "model": x.model, "key_source": x.key_source} for x in plan])
+        if keys:
+            self.give_keys(sess, keys, hashed=True)
         if c.label == Label.COMPLEX:
-            self._enqueue(task_id, priority=1)
+            self._enqueue(task_id, control, key_source)
             return self.get(task_id), iter(())
         return self.get(task_id), self._run_foreground(task_id, sess)
 
@@ -262,36 +284,77 @@ class Manager:
 
     # ------------------------------------------------------------------ background workers
 
-    def _enqueue(self, task_id: str, priority: int) -> None:
-        self._queue.put((priority, next(self._seq), task_id))
+    def _enqueue(self, task_id: str, control: _Control, key_source: str | None) -> None:
+        """The task (queued, leased here) waits for a worker. When nothing it needs lives only in this
+        process (its keys are shared or demo, it has no request options), any replica's worker may take
+        it: the lease goes. A worker here is woken either way, so it usually starts here at once."""
+        if key_source in CARRIED_ON and not control.options and self.store.update_task(
+                task_id, owner=None, lease_until=None, expect_status=("queued",), expect_owner=self.owner_id):
+            with self._lock:
+                if task_id not in self._running:
+                    self._controls.pop(task_id, None)       # its route is in the checkpoint
+        else:
+            with self._lock:
+                self._queued_here.add(task_id)
+        self._wake_workers()
+
+    def _wake_workers(self, n: int = 1) -> None:
+        with self._work:
+            self._wakeups = min(len(self._workers), self._wakeups + n)
+            self._work.notify(n)
+
+    def _wait_for_work(self) -> None:
+        """Until a submit or resume here wakes this worker, or `heartbeat_s` passes (another replica's
+        queued task, a lease that ran out)."""
+        with self._work:
+            if not self._wakeups and not self._closing:
+                self._work.wait(self.heartbeat_s)
+            self._wakeups = max(0, self._wakeups - 1)
+
+    def _claim_next(self) -> str | None:
+        with self._lock:
+            sessions, held = list(self._session_keys), list(self._queued_here)
+        task_id = self.store.claim_next_task(owner=self.owner_id, lease_s=self.lease_s, sessions=sessions, held=held)
+        with self._lock:
+            self._queued_here.discard(task_id)
+        return task_id
 
     def _worker(self) -> None:
-        while True:
-            _, _, task_id = self._queue.get()
-            if task_id is None:
-                return
+        while not self._closing:
+            task_id = None
             try:
-                row = self.store.get_task(task_id)
-                if row is None or row["status"] != "queued" or self._closing:
+                task_id = self._claim_next()
+                if task_id is None:
+                    self._wait_for_work()
                     continue
-                sess = row["session"]
+                if self._closing:       # claimed as shutdown began: back to the queue, for any replica
+                    self.store.update_task(task_id, status="queued", owner=None, lease_until=None,
+                                           expect_status=("running",), expect_owner=self.owner_id)
+                    continue
+                row = self.store.get_task(task_id)
                 with self._lock:
-                    self._running[task_id] = sess
-                for _ in self._execute(task_id):
+                    self._running[task_id] = row["session"]
+                for _ in self._execute(task_id, claimed=True):
                     pass
-            except Exception:     # a worker must survive anything one task does
+            except Exception as e:     # a worker must survive anything one task does
+                if task_id is None:     # no claim: the database is failing; try again after a beat
+                    log.warning("manager worker could not claim a task: %s", e)
+                    self._wait_for_work()
+                    continue
                 log.exception("worker failed on task %s", task_id)
-                self._release(task_id)      # its lease then expires and recovery pauses it with its checkpoint
+                self._release(task_id)      # its lease then expires and recovery carries it on
             finally:
-                with self._lock:
-                    self._running.pop(task_id, None)
+                if task_id:
+                    with self._lock:
+                        self._running.pop(task_id, None)
 
     # ------------------------------------------------------------------ running one task
 
-    def _execute(self, task_id: str) -> Iterator[str]:
-        """Stream the task through the router, honouring stop requests at chunk boundaries."""
+    def _execute(self, task_id: str, *, claimed: bool = False) -> Iterator[str]:
+        """Stream the task through the router, honouring stop requests at chunk boundaries. `claimed`: a
+        worker here already moved it to running (`store.claim_next_task`)."""
         row = self.store.get_task(task_id)
-        if not self.store.claim_task(task_id, owner=self.owner_id, lease_s=self.lease_s):
+        if not claimed and not self.store.claim_task(task_id, owner=self.owner_id, lease_s=self.lease_s):
             return          # not queued any more, or queued by a live manager that holds its keys
         control = self._control_for(row)
         control.stop = None
@@ -305,11 +368,7 @@ class Manager:
             self._event(task_id, EventKind.RESUMED, f"continuing from {len(partial)} characters",
                         partial_chars=len(partial), provider=checkpoint.get("provider"))
         self._event(task_id, EventKind.STARTED, "running", label=row["label"])
-        provider = checkpoint.get("provider") if resumed else control.provider
-        model_map = control.model_map or self.rules.models_for(row["label"] or "QUICK",
-                                                                                 self._provider_configs())
-        if resumed and checkpoint.get("provider") and checkpoint.get("model"):
-            model_map = {**model_map, checkpoint["provider"]: checkpoint["model"]}
+        provider, model_map = self._route_of(row, control)
 
         def on_attempt(a: Attempt) -> None:
             if a.outcome != "ok":
@@ -359,7 +418,7 @@ class Manager:
                     if time.monotonic() - last_save >= PROGRESS_EVERY_S:
                         last_save = time.monotonic()
                         if not self._save(task_id, checkpoint=self._checkpoint(
-                                messages[:-1] if resumed else messages, text, stream.provider, stream.model)):
+                                control, messages[:-1] if resumed else messages, text, stream.provider, stream.model)):
                             halt.set()
                             self._lost_lease(task_id)
                             return
@@ -380,7 +439,7 @@ class Manager:
                     if isinstance(value, StreamInterrupted):
                         text_so_far = text
                         if self._save(task_id, status="failed", error=str(value), checkpoint=self._checkpoint(
-                                messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
+                                control, messages[:-1] if resumed else messages, text_so_far, stream.provider, stream.model),
                                 expect_status=("running",)):
                             self._event(task_id, EventKind.FAILED, str(value).splitlines()[0],
                                         partial_chars=len(text_so_far))
@@ -417,12 +476,14 @@ class Manager:
         return self.store.update_task(task_id, expect_owner=self.owner_id, **fields)
 
     @staticmethod
-    def _checkpoint(messages, partial: str, provider: str | None, model: str | None) -> dict[str, Any]:
-        return {"messages": messages, "partial_text": partial, "provider": provider, "model": model}
+    def _checkpoint(control: _Control, messages, partial: str, provider: str | None,
+                    model: str | None) -> dict[str, Any]:
+        return {"messages": messages, "partial_text": partial, "provider": provider, "model": model,
+                "route": control.route()}
 
     def _stopped(self, task_id: str, control: _Control, reason: str, text: str, messages, provider, model, *,
                  why: str | None = None) -> None:
-        checkpoint = self._checkpoint(messages, text, provider, model)
+        checkpoint = self._checkpoint(control, messages, text, provider, model)
         if reason == "cancelled":
             if self._save(task_id, status="cancelled", checkpoint=checkpoint, expect_status=("running",)):
                 self._event(task_id, EventKind.CANCELLED, f"cancelled after {len(text)} characters"
@@ -450,12 +511,39 @@ class Manager:
             self._changed.notify_all()
 
     def _control_for(self, row: dict[str, Any]) -> _Control:
+        """The task's in-memory state here; built from its checkpoint when another manager queued it, with
+        the keys its session last gave this manager when it runs on a session's own keys."""
         with self._lock:
             control = self._controls.get(row["id"])
             if control is None:
-                messages = (row["checkpoint"] or {}).get("messages") or [{"role": "user", "content": row["prompt"]}]
-                control = self._controls[row["id"]] = _Control(messages)
+                checkpoint = row["checkpoint"] or {}
+                route = checkpoint.get("route") or {}
+                messages = checkpoint.get("messages") or [{"role": "user", "content": row["prompt"]}]
+                keys = {} if row.get("key_source") in CARRIED_ON else self._session_keys.get(row["session"], {})
+                control = self._controls[row["id"]] = _Control(
+                    messages, dict(keys), route.get("provider"), None, route.get("models"), route.get("prefer"),
+                    route.get("overrides"))
             return control
+
+    def _route_of(self, row: dict[str, Any], control: _Control) -> tuple[str | None, dict[str, str]]:
+        """The provider pin and models a run of this task uses: a resumed one stays on the provider and
+        model that wrote its partial text, so the continuation reads as one answer."""
+        checkpoint = row["checkpoint"] or {}
+        resumed = bool(checkpoint.get("partial_text"))
+        provider = checkpoint.get("provider") if resumed else control.provider
+        model_map = control.model_map or self.rules.models_for(row["label"] or "QUICK", self._provider_configs())
+        if resumed and checkpoint.get("provider") and checkpoint.get("model"):
+            model_map = {**model_map, checkpoint["provider"]: checkpoint["model"]}
+        return provider, model_map
+
+    def _key_source_of(self, row: dict[str, Any], control: _Control) -> str | None:
+        """Whose keys the task's next run would use, from its plan with the keys it holds now."""
+        provider, model_map = self._route_of(row, control)
+        try:
+            return _key_source(self.router.plan(model=model_map, provider=provider, prefer=control.prefer,
+                                                keys=control.keys, overrides=control.overrides))
+        except AllProvidersFailed:      # the run itself says why, as a failed task
+            return row.get("key_source")
 
     # ------------------------------------------------------------------ pause / resume / cancel
 
@@ -484,7 +572,9 @@ class Manager:
 
     def resume(self, task_id: str, keys: Mapping[str, str] | None = None,
                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Task:
-        """Put a paused task back in the queue; `keys` and `overrides` are the session's own (never stored)."""
+        """Put a paused task back in the queue; `keys` and `overrides` are the session's own (never stored).
+        Given keys, it runs on them; else on those it had here, or those its session last gave this manager.
+        Its key source is decided again from that."""
         row = self.store.get_task(task_id)
         if row is None or row["status"] != "paused":
             return self.get(task_id)
@@ -493,10 +583,47 @@ class Manager:
             control.keys = {k: v for k, v in keys.items() if v}
         if overrides is not None:
             control.overrides = {k: dict(v) for k, v in overrides.items()}
+        key_source = self._key_source_of(row, control)
+        checkpoint = {k: v for k, v in (row["checkpoint"] or {}).items() if k != "needs_keys"}
         if self.store.update_task(task_id, status="queued", expect_status=("paused",), owner=self.owner_id,
-                                  lease_until=self.store.clock() + self.lease_s):
-            self._enqueue(task_id, priority=0)
+                                  lease_until=self.store.clock() + self.lease_s, key_source=key_source,
+                                  checkpoint={**checkpoint, "route": control.route()}):
+            if control.keys:
+                self.give_keys(row["session"], control.keys, hashed=True, resume_waiting=False)
+            self._enqueue(task_id, control, key_source)
         return self.get(task_id)
+
+    def give_keys(self, session: str | None, keys: Mapping[str, str] | None, *, hashed: bool = False,
+                  resume_waiting: bool = True) -> list[str]:
+        """A session's own keys as it gives them now, kept in this process's memory only while the session
+        has unfinished tasks (never stored): its tasks that wait for keys (their manager stopped while they
+        ran on them) continue here at once, and its tasks whose manager stops later may continue here.
+        Returns the ids of the tasks it resumed."""
+        sess = session if hashed else session_hash(session)
+        keys = {k: v for k, v in (keys or {}).items() if v}
+        if not sess or not keys:
+            return []
+        with self._lock:
+            self._session_keys[sess] = keys
+            self._session_keys.move_to_end(sess)
+            while len(self._session_keys) > HELD_SESSIONS:
+                self._session_keys.popitem(last=False)
+        if not resume_waiting:
+            return []
+        return self._resume_waiting(self.store.list_tasks(session=sess, statuses=("paused",)))
+
+    def _resume_waiting(self, rows: list[dict[str, Any]]) -> list[str]:
+        """Resume the paused tasks among `rows` that wait for their session's keys, where this manager holds them."""
+        resumed = []
+        for row in rows:
+            keys = self._session_keys.get(row["session"])
+            if row["status"] != "paused" or not (row["checkpoint"] or {}).get("needs_keys") or not keys:
+                continue
+            self._event(row["id"], EventKind.AUTO_RESUME, "the session gave its own keys here: resuming",
+                        keys_given=True)
+            if self.resume(row["id"], keys).status != "paused":
+                resumed.append(row["id"])
+        return resumed
 
     def _auto_resume(self, task_id: str, by: str) -> None:
         row = self.store.get_task(task_id)
@@ -544,22 +671,69 @@ class Manager:
     # ------------------------------------------------------------------ lifecycle
 
     def _recover(self) -> None:
-        """At start, and on every heartbeat: take over the tasks whose manager died (expired leases only;
-        a live manager's tasks are never touched). Running ones come back paused with their last checkpoint:
-        their BYOK keys died with that process, so the session resumes them with its own keys instead of
-        this manager re-running them on the shared ones. Queued ones are queued here. Streamed attempts
+        """At start, and on every heartbeat: take over the tasks whose manager died (expired leases only; a
+        live manager's tasks are never touched) and carry them on from their checkpoint. Streamed attempts
         still `started` past the deadline were cut off by the crash: they become `stream_error` rows."""
         self.store.close_stale_attempts(time.time() - self.router.settings.deadline - self.lease_s)
-        for row in self.store.expired_tasks(("running",)):
-            if self.store.take_over_task(row["id"], status="paused", from_status="running", owner=None):
-                partial = (row["checkpoint"] or {}).get("partial_text", "")
-                self._event(row["id"], EventKind.RECOVERED,
-                            f"was running when its manager stopped: paused at {len(partial)} characters",
-                            partial_chars=len(partial), previous_owner=row.get("owner"))
-        for row in self.store.expired_tasks(("queued",)):
-            if self.store.take_over_task(row["id"], status="queued", from_status="queued", owner=self.owner_id,
-                                         lease_s=self.lease_s):
-                self._enqueue(row["id"], priority=1)
+        carried = sum(self._take_over(row) for row in self.store.expired_tasks(("running", "queued")))
+        if carried:
+            self._wake_workers(carried)
+
+    def _take_over(self, row: dict[str, Any]) -> bool:
+        """One task whose manager died. On shared or demo keys it is queued again for any replica; on its
+        session's own keys it is queued here when this manager holds them, else paused with the reason
+        (those keys died with that process). True when it is queued to continue."""
+        task_id, was, source = row["id"], row["status"], row.get("key_source")
+        checkpoint = row["checkpoint"] or {}
+        partial = checkpoint.get("partial_text", "")
+        if was == "queued" and source in CARRIED_ON:
+            return True                 # anyone's already: the next worker to look claims it
+        if source in CARRIED_ON or row["session"] in self._session_keys:
+            owner = None if source in CARRIED_ON else self.owner_id
+            if not self.store.take_over_task(task_id, status="queued", from_status=was, owner=owner,
+                                             lease_s=self.lease_s):
+                return False
+            if owner:
+                self._control_for(row)          # holds the session's keys; the heartbeat renews its lease
+                with self._lock:
+                    self._queued_here.add(task_id)
+            if was == "running":
+                self._event(task_id, EventKind.RECOVERED, f"was running when its manager stopped: continues "
+                            f"from {len(partial)} characters", partial_chars=len(partial),
+                            previous_owner=row.get("owner"), carried_on=True)
+            return True
+        reason = waiting_reason(source)
+        if self.store.take_over_task(task_id, status="paused", from_status=was, owner=None,
+                                     checkpoint={**checkpoint, "needs_keys": True}):
+            self._event(task_id, EventKind.RECOVERED, f"was {was} when its manager stopped: paused at "
+                        f"{len(partial)} characters; {reason}", partial_chars=len(partial),
+                        previous_owner=row.get("owner"), reason=reason)
+        return False
+
+    def _forget_dequeued(self) -> None:
+        """Tasks queued here that left the queue another way (cancelled or paused from another replica)."""
+        with self._lock:
+            queued = list(self._queued_here)
+        for task_id in queued:
+            row = self.store.get_task(task_id)
+            if row is None or row["status"] != "queued" or row["owner"] != self.owner_id:
+                with self._lock:
+                    self._queued_here.discard(task_id)
+
+    def _tend_held_keys(self) -> None:
+        """Forget the keys of sessions with no unfinished task left, and carry on the tasks of the others
+        that wait for keys (another replica paused them before this one, which holds the keys, came by)."""
+        with self._lock:
+            held = list(self._session_keys)
+        if not held:
+            return
+        rows = self.store.list_tasks(sessions=held, statuses=ACTIVE, limit=100_000)
+        unfinished = {r["session"] for r in rows}
+        with self._lock:
+            for sess in held:
+                if sess not in unfinished:
+                    self._session_keys.pop(sess, None)
+        self._resume_waiting(rows)
 
     def _heartbeat(self) -> None:
         """Renew the leases of the tasks this manager holds keys for, then take over expired ones."""
@@ -569,6 +743,8 @@ class Manager:
                     held = list(self._controls)
                 self.store.renew_leases(self.owner_id, held, lease_s=self.lease_s)
                 self._recover()
+                self._tend_held_keys()
+                self._forget_dequeued()
             except StoreError as e:     # the database is failing: keep beating, the banner says why
                 log.warning("manager heartbeat: %s", e)
             except Exception:           # a heartbeat that dies would let its running tasks be taken over
@@ -581,8 +757,8 @@ class Manager:
             running = list(self._running)
         for task_id in running:
             self._request_stop(task_id, "paused", wait=timeout)
-        for _ in self._workers:
-            self._queue.put((99, next(self._seq), None))
+        with self._work:
+            self._work.notify_all()
         for w in self._workers:
             w.join(timeout)
         self._beat_stop.set()
@@ -591,6 +767,22 @@ class Manager:
             self.store.release_leases(self.owner_id)
         except StoreError as e:         # the leases then expire by themselves
             log.warning("manager shutdown could not release its leases: %s", e)
+
+
+def _key_source(plan) -> str:
+    """A task's key source from its plan: `byok` when any call may use the session's own keys (so only a
+    process holding them may carry it on), else `shared`, or `demo` when only the demo model answers."""
+    sources = {c.key_source for c in plan}
+    return "byok" if "byok" in sources else "shared" if "shared" in sources else "demo"
+
+
+def waiting_reason(key_source: str | None) -> str:
+    """Why a task whose manager stopped waits here, paused, in words for its card and the decision log."""
+    if key_source == "byok":
+        return ("it runs on your own keys, which lived in the console process that stopped; resume it to "
+                "continue with the keys you give now, or it continues by itself once you are back with your keys")
+    return ("it was started before the console recorded whose keys a task runs on; resume it to continue "
+            "with the keys you give now")
 
 
 def _pump(stream, chunks: queue.Queue, halt: threading.Event) -> None:
