@@ -14,10 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from core.agent.manager import Manager, waiting_reason
+from core.app.session import SessionContext
+from core.app.tasks import TaskService
 from core.app.views.routing import plain_words
 from core.app.views.task_story import task_story
 from core.llm.keys import session_hash
@@ -181,6 +184,29 @@ def test_a_byok_task_is_never_claimed_by_a_replica_without_the_visitors_keys(rep
     task = wait_until(lambda: (t := b.get(row["id"])).status != "queued" and t)
     assert task.status == "paused" and task.checkpoint["needs_keys"]
     assert "started" not in kinds(store, row["id"])
+
+
+def test_the_visitors_chat_shows_the_waiting_task_and_it_continues_once_the_page_has_their_keys(store, survivor):
+    """The Chat page's `restore` (tasks a stopped process interrupted, back in the visitor's Chat) gives the
+    manager the session's keys: without keys the card shows the task paused with its reason; with them it
+    continues, from its checkpoint, to the exact text."""
+    partial = FULL[:40]
+    row = store.create_task(prompt=COMPLEX, session=session_hash("visitor"), label="COMPLEX", status="running",
+                            key_source="byok", owner="gone:1:dead", lease_until=store.clock() - 1,
+                            checkpoint={"messages": [{"role": "user", "content": COMPLEX}], "partial_text": partial,
+                                        "provider": "alpha", "model": "fake/small"})
+    b = survivor()
+    tasks = TaskService(SimpleNamespace(manager=b, store=b.store))
+    keyless = SessionContext.ephemeral("visitor", hosted=True)
+    restored = tasks.restore(keyless)
+    assert [t.id for t in restored.in_chat] == [row["id"]] and not restored.continuing
+    assert keyless.task_ids == [row["id"]]
+    assert task_story(store, restored.in_chat[0]).headline.endswith(waiting_reason("byok"))
+    with_keys = SessionContext.ephemeral("visitor", keys=KEYS, hosted=True)
+    restored = tasks.restore(with_keys)
+    assert [t.id for t in restored.continuing] == [row["id"]] and not restored.in_chat
+    done = b.wait(row["id"], timeout=30)
+    assert done.status == "done" and done.result == FULL
 
 
 def test_a_queued_task_one_process_wrote_is_run_by_exactly_one_other_processs_worker(replicas, store, fake,

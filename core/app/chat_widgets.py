@@ -58,6 +58,11 @@ def restored_notice(svc: Services, ctx: SessionContext) -> None:
         n = len(restored.in_chat)
         words.append(f"The console restarted while {n} of your task{'s' if n > 1 else ''} ran: "
                      f"{'they are' if n > 1 else 'it is'} paused below with the answer so far. Press **Resume**.")
+    if restored.continuing:
+        n = len(restored.continuing)
+        words.append(f"The console process running {n} of your task{'s' if n > 1 else ''} stopped: "
+                     f"{'they continue' if n > 1 else 'it continues'} below from where {'they' if n > 1 else 'it'} "
+                     "stopped.")
     if restored.in_queue:
         words.append(f"{restored.in_queue} more paused task{'s' if restored.in_queue > 1 else ''} wait in the "
                      "**Routing** page's task queue.")
