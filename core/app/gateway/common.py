@@ -27,14 +27,19 @@ def services() -> Services:
     return ServiceRoot.shared().current()
 
 
+def _identify(request: Request) -> tuple[Services, Caller]:
+    """The services and the caller, in one trip to a worker thread (each trip is two thread switches)."""
+    svc = services()
+    return svc, authenticate(request, svc)
+
+
 def endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A route: authenticate, run `handler`, answer any failure in OpenAI's error shape, count it."""
 
     async def route(request: Request) -> Response:
         started = time.perf_counter()
         try:
-            svc = await run_in_threadpool(services)
-            caller = await run_in_threadpool(authenticate, request, svc)
+            svc, caller = await run_in_threadpool(_identify, request)
             response = await handler(request, svc, caller)
         except Exception as exc:     # every failure reaches the client as an error body, never a dropped socket
             response = api_error(exc).response()

@@ -148,8 +148,7 @@ def _facts(provider, key_source, attempts, label) -> dict[str, Any]:
 
 async def chat_completions(request: Request, svc: Services, caller: Caller) -> Response:
     body = await json_body(request)
-    await run_in_threadpool(caller.admit_chat, svc)
-    routed = await run_in_threadpool(plan_request, body, svc, caller)
+    routed, answer = await run_in_threadpool(_admit_plan_answer, body, svc, caller)
     if routed.as_task:
         task_id = await run_in_threadpool(submit_task, svc, caller, routed)
         if body.get("stream"):
@@ -160,32 +159,52 @@ async def chat_completions(request: Request, svc: Services, caller: Caller) -> R
         if task.status != "done":
             raise task_error(svc, task)
         return ok(await run_in_threadpool(task_completion, svc, task, routed.label), headers={TASK_HEADER: task_id})
+    if isinstance(answer, OpenedStream):
+        return StreamingResponse(_events(answer.stream, answer.chunks, answer.first, routed.label),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return ok(completion_body(answer, routed.label))
+
+
+@dataclass
+class OpenedStream:
+    stream: Any                         # the router's stream
+    chunks: Iterator[str]
+    first: str | None                   # its first chunk (None: it ended without text)
+
+
+def _admit_plan_answer(body: dict[str, Any], svc: Services, caller: Caller) -> tuple[RoutedRequest, Any]:
+    """The token's budget, the plan, and the answer (or a stream's first chunk), in one trip to a worker thread:
+    each trip costs two thread switches, which a loaded machine turns into milliseconds."""
+    caller.admit_chat(svc)
+    routed = plan_request(body, svc, caller)
+    if routed.as_task:
+        return routed, None
     if body.get("stream"):
-        return await _stream(svc, routed)
+        return routed, _open_stream(svc, routed)
     try:
-        result = await run_in_threadpool(lambda: svc.router.chat(routed.messages, **routed.kwargs))
+        result = svc.router.chat(routed.messages, **routed.kwargs)
     except SpacesOSError as exc:
         metrics.observe_attempts(getattr(exc, "attempts", []))
         raise
     metrics.observe_attempts(result.attempts)
-    return ok(completion_body(result, routed.label))
+    return routed, result
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
 
-async def _stream(svc: Services, routed: RoutedRequest) -> Response:
+def _open_stream(svc: Services, routed: RoutedRequest) -> OpenedStream:
     stream = svc.router.stream(routed.messages, **routed.kwargs)
     chunks = iter(stream)
     # Fail over before the first chunk: an error then is still a proper HTTP error with its status.
     try:
-        first = await run_in_threadpool(next, chunks, None)
+        first = next(chunks, None)
     except SpacesOSError as exc:
         metrics.observe_attempts(stream.attempts)
         raise api_error(exc) from None
-    return StreamingResponse(_events(stream, chunks, first, routed.label), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return OpenedStream(stream, chunks, first)
 
 
 def _events(stream, chunks: Iterator[str], first: str | None, label: str | None) -> Iterator[bytes]:
@@ -198,11 +217,13 @@ def _events(stream, chunks: Iterator[str], first: str | None, label: str | None)
                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
 
     try:
-        yield frame({"role": "assistant", "content": ""})
+        opening = frame({"role": "assistant", "content": ""})
         if first is not None:
-            yield frame({"content": first})
+            yield opening + frame({"content": first})       # one write: the first text leaves with the role
             for text in chunks:
                 yield frame({"content": text})
+        else:
+            yield opening
         result = stream.result
         if result is not None and result.tool_calls:
             calls = [{"index": i, **call} for i, call in enumerate(result.tool_calls)]
