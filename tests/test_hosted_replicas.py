@@ -127,6 +127,8 @@ def test_a_replica_killed_mid_answer_leaves_its_task_to_another_process_which_fi
     resumed = next(e for e in events if e["kind"] == "resumed")
     assert recovered["data"]["carried_on"] and recovered["data"]["previous_owner"] == a.owner
     assert resumed["data"]["partial_chars"] == recovered["data"]["partial_chars"] > 20
+    # The done event follows the status by one write: wait for it rather than read it once.
+    assert wait_until(lambda: (ks := kinds(store, task_id))[-1] == "done" and ks)
     assert [k for k in kinds(store, task_id) if k in ("started", "paused", "done")] == ["started", "started", "done"]
     # B continued A's text (the partial answer went back as an assistant turn), it did not start over.
     continued = [r.body["messages"][-1] for r in fake.requests if r.body and r.body["messages"][-1]["role"] == "assistant"]

@@ -81,6 +81,7 @@ def test_complex_task_returns_at_once_and_runs_in_the_background(manager):
     assert model_answer([{"role": "user", "content": COMPLEX}]).startswith(progress)
     done = manager.wait(task.id, timeout=15)
     assert done.status == "done" and done.result == model_answer([{"role": "user", "content": COMPLEX}])
+    wait_until(lambda: kinds(manager.store, task.id)[-1] == "done")    # the event follows the status by one write
     assert kinds(manager.store, task.id) == ["classified", "routed", "started", "done"]
 
 
@@ -107,6 +108,7 @@ def test_quick_request_interrupts_complex_task_which_resumes_to_the_same_text(ma
     final = manager.wait(long_task.id, timeout=15)
     assert final.status == "done"
     assert final.result == model_answer([{"role": "user", "content": COMPLEX}])   # nothing lost or duplicated
+    wait_until(lambda: kinds(manager.store, long_task.id)[-1] == "done")
     assert kinds(manager.store, long_task.id) == ["classified", "routed", "started", "interrupted", "checkpointed",
                                                   "auto_resume", "resumed", "started", "done"]
 
@@ -294,7 +296,7 @@ def test_twenty_sessions_at_once_all_finish_without_lost_rows(fake, db_path):
         rows = router.store.usage_rows(limit=10_000)
         assert len(rows) == 20 and {r["task_id"] for r in rows} == set(ids)
         for task_id in ids:
-            assert kinds(router.store, task_id)[-1] == "done"
+            wait_until(lambda t=task_id: kinds(router.store, t)[-1] == "done")   # the event follows the status
             assert kinds(router.store, task_id)[:2] == ["classified", "routed"]
     finally:
         manager.shutdown(2)
