@@ -81,6 +81,46 @@ def test_a_row_that_is_not_a_usage_row_is_reported_and_the_rest_of_its_batch_wri
     assert len(store.write_errors) == 2 and all(e.endswith("(1 row)") for e in store.write_errors)
 
 
+def test_stream_ends_complete_their_started_rows_in_place_and_an_end_without_a_start_is_inserted(store):
+    def attempt(request_id: str, outcome: str, **extra) -> UsageRow:
+        return UsageRow(request_id=request_id, ts=1.0, provider="p", attempt=1, outcome=outcome, streamed=True,
+                        **extra)
+
+    store.record_attempts([attempt(f"early{i}", "started") for i in range(30)], wait=True)
+    before = {r["request_id"]: r["id"] for r in store.usage_rows()}
+    store.record_attempts([
+        attempt("same-batch", "started"),          # started and ended in one writer batch
+        *(attempt(f"early{i}", "ok", latency_ms=float(i)) for i in range(30)),
+        attempt("same-batch", "timeout", error="timed out"),
+        attempt("never-started", "ok", latency_ms=7.0),    # its start row was lost: the end is inserted
+        row(1),                                              # a plain attempt in the same batch
+    ], wait=True)
+    rows = {r["request_id"]: r for r in store.usage_rows()}
+    assert store.write_errors == [] and len(rows) == store.usage_count() == 33     # one row per attempt
+    assert all(rows[f"early{i}"]["id"] == before[f"early{i}"] and rows[f"early{i}"]["outcome"] == "ok"
+               and rows[f"early{i}"]["latency_ms"] == i for i in range(30))
+    assert rows["same-batch"]["outcome"] == "timeout" and rows["same-batch"]["error"] == "timed out"
+    assert rows["never-started"]["outcome"] == "ok" and rows["never-started"]["latency_ms"] == 7.0
+    assert rows["r1"]["outcome"] == "ok" and not rows["r1"]["streamed"]
+
+
+def test_rowcounts_says_how_many_rows_each_run_of_a_statement_changed(pg_schema_url):
+    """PostgreSQL's writer completes a batch of stream ends in one pipelined round trip, and still needs
+    to know which ends found their start row."""
+    store = Store(pg_schema_url)
+    try:
+        store.record_attempts([row(1), row(2), row(2)], wait=True)
+        with store._pg.transaction() as tx:
+            counts = tx.rowcounts("UPDATE usage SET outcome = ? WHERE request_id = ?",
+                                  [("timeout", "r1"), ("timeout", "r9"), ("timeout", "r2")])
+            assert tx.rowcounts("UPDATE usage SET outcome = ? WHERE request_id = ?", []) == []
+        assert counts == [1, 0, 2]
+        assert [r["outcome"] for r in store.usage_rows()] == ["timeout"] * 3
+    finally:
+        store.close()
+        store.close_connections()
+
+
 def test_usage_rows_and_dicts_go_through_the_same_writer(store):
     store.record_attempts([UsageRow(request_id="r1", ts=1.0, provider="p", attempt=1, outcome="ok"), row(2)],
                           wait=True)

@@ -94,9 +94,16 @@ class UsageQueries:
         with self.transaction() as tx:
             if batch:
                 tx.executemany(INSERT_USAGE, batch)
-            for values in completions:
-                if tx.execute(COMPLETE_USAGE, (*values, values[_REQUEST_AT], values[_ATTEMPT_AT])).rowcount == 0:
-                    tx.execute(INSERT_USAGE, values)
+            if not completions:
+                return
+            keyed = [(*values, values[_REQUEST_AT], values[_ATTEMPT_AT]) for values in completions]
+            if self.dialect == "postgresql":    # one pipelined round trip, not one per row (see rowcounts)
+                matched = tx.rowcounts(COMPLETE_USAGE, keyed)
+            else:                               # in-process: a loop costs nothing to save
+                matched = [tx.execute(COMPLETE_USAGE, params).rowcount for params in keyed]
+            missing = [values for values, n in zip(completions, matched, strict=True) if n == 0]
+            if missing:     # no two completions share an attempt, so inserting them last changes nothing
+                tx.executemany(INSERT_USAGE, missing)
 
     def close_stale_attempts(self, started_before: float) -> int:
         """Attempts still `started` that began before `started_before` belong to a process that died
