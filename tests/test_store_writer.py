@@ -69,6 +69,33 @@ def test_a_failed_transaction_leaves_no_half_written_rows(store):
     assert store.events() == []
 
 
+def test_25_threads_each_hold_a_postgresql_connection_at_once_by_default(pg_schema_url, monkeypatch):
+    """A Streamlit process runs a thread per session, plus the manager's and the writer's: at the old default
+    of 10 connections, 50 load sessions queued for one on 90 % of checkouts (bench/README.md)."""
+    monkeypatch.delenv("SPACES_OS_DB_POOL", raising=False)
+    store = Store(pg_schema_url)
+    all_in = threading.Barrier(25)
+    failures: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with store.transaction() as tx:
+                tx.execute("INSERT INTO events (ts, kind, message) VALUES (1, 'note', 'held')")
+                all_in.wait(timeout=15)         # every thread is inside a transaction at the same moment
+        except BaseException as e:              # a BrokenBarrierError: some thread never got a connection
+            failures.append(e)
+
+    threads = [threading.Thread(target=hold) for _ in range(25)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == [] and len(store.events()) == 25
+    finally:
+        store.close()
+
+
 def test_a_lost_write_is_reported_not_silent(store):
     store.record_attempts([{"request_id": None, "ts": 1, "provider": "p", "attempt": 1, "outcome": "ok"}])
     store.flush()

@@ -18,7 +18,7 @@ Every dialect difference lives in `translate` (statements) and `BoolAsInt` (para
     a Python bool parameter  -> 0 / 1    (the flag columns are INTEGER, as on SQLite)
 
 Reads run on a pooled connection in autocommit; a transaction holds one connection until COMMIT. The pool
-opens `min_size` connections at start and grows to `max_size` (SPACES_OS_DB_POOL, default 10) under load.
+opens `min_size` connections at start and grows to `max_size` (SPACES_OS_DB_POOL, default 30) under load.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ from psycopg_pool import ConnectionPool
 
 MIGRATION_LOCK = 0x5350_4F53      # pg_advisory_xact_lock key of the migrations: 'SPOS'
 POOL_TIMEOUT_S = 30.0
+# Connections one process may open. Each script, manager and writer thread holds one per statement, and
+# under load holds it longer while it waits for the GIL: at 10, 50 sessions waited for a connection on 90 %
+# of checkouts (bench/README.md, load on PostgreSQL). Replicas × this must stay under max_connections.
+DEFAULT_POOL_SIZE = 30
 
 _INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
 _ROWID = re.compile(r"\browid\b")
@@ -136,7 +140,7 @@ class PostgresConnections:
     def __init__(self, url: str, *, max_size: int | None = None):
         self.display = redacted(url)
         self._url = url
-        self._max_size = max(1, max_size or int(os.environ.get("SPACES_OS_DB_POOL", "10")))
+        self._max_size = max(1, max_size or int(os.environ.get("SPACES_OS_DB_POOL", DEFAULT_POOL_SIZE)))
         self._lock = threading.Lock()
         self.pool = self._open_pool()
 
