@@ -271,14 +271,14 @@ class DatabaseCpu(threading.Thread):
     def _read(self, conn: Any) -> None:
         for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall():
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if not f.read().startswith(b"postgres"):
-                        self.local = False      # another machine's pid: nothing to read here
-                        return
                 with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
+                    name, fields = f.read().split(" (", 1)[1].rsplit(")", 1)
             except OSError:
                 continue                        # gone, or not on this machine
+            if name != "postgres":              # (a backend's cmdline may still be the postmaster's path)
+                self.local = False              # another machine's pid: nothing to read here
+                return
+            fields = fields.split()
             self.ticks[pid] = int(fields[11]) + int(fields[12])
 
     def stop(self) -> float | None:
