@@ -113,10 +113,11 @@ def authenticate(request: Request, svc: Services) -> Caller:
     if svc.operator_token and hmac.compare_digest(given.encode(), svc.operator_token.encode()):
         return Caller("operator", "api-operator", SCOPES)
     if given.startswith(PREFIX):
-        grant = TokenService(svc.store).verify(given)
+        tokens = TokenService(svc.store)
+        grant = tokens.verify(given)
         if grant is None:
             raise _unauthorized("This access token is unknown, revoked or expired.")
-        svc.store.touch_access_token(grant.id, time.time())
+        tokens.record_use(grant)
         return Caller("token", grant.identity, grant.scopes, grant=grant)
     owner = key_owner(given)
     names = [p.name for p in svc.router.providers.values() if owner is not None and p.config.kind == owner.kind]
