@@ -155,9 +155,14 @@ def test_dry_run_without_a_token_shows_the_folder_and_how_to_push(tmp_path):
         expect(page.get_by_role("heading", name="Spaces OS")).to_be_visible(timeout=30000)
         nav(page, "Spaces")
         page.get_by_role("tab", name="Build from an idea", exact=True).click(timeout=30000)
-        page.get_by_role("textbox", name="Your idea").fill("a landing page for my bakery")
+        # Enter submits a Streamlit form only if the form's submit button was on the page when the text box last
+        # redrew (here: when it was filled). The rerun streams the form in pieces, and under load the box is
+        # usable while its button is still on its way: typing then was silently not submitted (no run started).
+        expect(page.get_by_role("button", name="Start the build")).to_be_enabled(timeout=30000)
+        idea = page.get_by_role("textbox", name="Your idea")
+        idea.fill("a landing page for my bakery")
         hub.clear_requests()
-        page.get_by_role("textbox", name="Your idea").press("Enter")          # Enter submits the form
+        idea.press("Enter")                                                    # Enter submits the form
         expect(page.get_by_text("Dry run: nothing was created on the Hub")).to_be_visible(timeout=40000)
         expect(page.get_by_text("hf upload <your-user>/")).to_be_visible(timeout=20000)   # not the 5 s default
         page.wait_for_timeout(800)
