@@ -33,7 +33,7 @@ from core.agent.classifier import Label
 from core.agent.manager import ACTIVE, FINAL, Task
 from core.app.gateway import metrics
 from core.app.gateway.auth import Caller
-from core.app.gateway.common import endpoint, json_body, ok
+from core.app.gateway.common import endpoint, ok, parse_json_body
 from core.app.gateway.errors import ApiError, api_error, provider_failure
 from core.errors import SpacesOSError
 
@@ -147,8 +147,7 @@ def _facts(provider, key_source, attempts, label) -> dict[str, Any]:
 
 
 async def chat_completions(request: Request, svc: Services, caller: Caller) -> Response:
-    body = await json_body(request)
-    routed, answer = await run_in_threadpool(_admit_plan_answer, body, svc, caller)
+    body, routed, answer = request.state.prepared          # _admit_plan_answer, run with authentication
     if routed.as_task:
         task_id = await run_in_threadpool(submit_task, svc, caller, routed)
         if body.get("stream"):
@@ -173,22 +172,23 @@ class OpenedStream:
     first: str | None                   # its first chunk (None: it ended without text)
 
 
-def _admit_plan_answer(body: dict[str, Any], svc: Services, caller: Caller) -> tuple[RoutedRequest, Any]:
-    """The token's budget, the plan, and the answer (or a stream's first chunk), in one trip to a worker thread:
-    each trip costs two thread switches, which a loaded machine turns into milliseconds."""
+def _admit_plan_answer(raw: bytes, svc: Services, caller: Caller) -> tuple[dict[str, Any], RoutedRequest, Any]:
+    """The body, the token's budget, the plan, and the answer (or a stream's first chunk), in the worker-thread
+    trip that authenticated the caller (endpoint's `prepare`): one trip for the whole request."""
+    body = parse_json_body(raw)
     caller.admit_chat(svc)
     routed = plan_request(body, svc, caller)
     if routed.as_task:
-        return routed, None
+        return body, routed, None
     if body.get("stream"):
-        return routed, _open_stream(svc, routed)
+        return body, routed, _open_stream(svc, routed)
     try:
         result = svc.router.chat(routed.messages, **routed.kwargs)
     except SpacesOSError as exc:
         metrics.observe_attempts(getattr(exc, "attempts", []))
         raise
     metrics.observe_attempts(result.attempts)
-    return routed, result
+    return body, routed, result
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -352,5 +352,6 @@ async def list_models(request: Request, svc: Services, caller: Caller) -> Respon
 
 
 def openai_routes() -> list[Route]:
-    return [Route("/v1/chat/completions", endpoint("chat_completions", chat_completions), methods=["POST"]),
+    return [Route("/v1/chat/completions", endpoint("chat_completions", chat_completions, _admit_plan_answer),
+                  methods=["POST"]),
             Route("/v1/models", endpoint("models", list_models), methods=["GET"])]
