@@ -1,8 +1,8 @@
 """Gateway overhead: one local OpenAI-compatible upstream called directly, through our gateway and through
 LiteLLM's proxy, with the same httpx client code on every path.
 
-    python bench/gateway.py --litellm-python /tmp/litellm-venv/bin/python     # 3 rounds (~6 min)
-    python bench/gateway.py --quick --litellm-python /tmp/litellm-venv/bin/python   # 1 short round (~1.5 min)
+    python bench/gateway.py --litellm-python /tmp/litellm-venv/bin/python     # 3 rounds (4-5 min)
+    python bench/gateway.py --quick --litellm-python /tmp/litellm-venv/bin/python   # 1 short round (~1 min)
     python bench/gateway.py --no-litellm                                       # direct and gateway only
 
 Processes (each its own, so no path shares a GIL with another or with the client):
