@@ -77,6 +77,20 @@ def test_stores_opening_a_new_file_at_once_apply_each_migration_once(db_path):
     assert schema_version(sqlite3.connect(db_path)) == len(MIGRATIONS)
 
 
+def test_a_file_another_process_is_writing_still_opens(db_path):
+    """Replicas starting together on one new file: while one writes, the next one's switch to WAL needs
+    an exclusive lock that SQLite refuses at once ("database is locked", no busy wait). The opener waits."""
+    writer = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE first_writer (x)")         # a new file, still in rollback-journal mode
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO first_writer VALUES (1)")
+    threading.Timer(0.5, lambda: writer.execute("COMMIT")).start()
+    store = Store(db_path)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert sqlite3.connect(db_path).execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert sqlite3.connect(db_path).execute("SELECT x FROM first_writer").fetchall() == [(1,)]
+
+
 def test_no_table_has_a_column_for_a_key_or_token(db_path):
     Store(db_path).close()
     conn = sqlite3.connect(db_path)

@@ -58,6 +58,24 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def use_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put the file in WAL mode (persistent in the file), retrying while another process holds it.
+
+    Two processes opening a new file at once can both hold a shared lock and want the exclusive one the
+    switch needs; SQLite then fails one of them at once with "database is locked", without waiting
+    for busy_timeout, so the wait is ours."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
+                conn.execute("pragma journal_mode = wal")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 @contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so no half-written rows and no
@@ -105,7 +123,7 @@ class Connections:
             return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db().conn.execute("pragma journal_mode = wal")      # persistent in the file
+        use_wal(self.db().conn)
 
     def db(self) -> Database:
         """This thread's SQLite connection (created on first use); SQLite only."""
