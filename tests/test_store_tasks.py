@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 
@@ -111,6 +113,28 @@ def test_replicas_claiming_the_queue_each_get_a_different_task_and_skip_live_lea
     assert store.get_task(held["id"])["owner"] == "c"
     assert not store.claim_task(first["id"], owner="b", lease_s=10)
     assert store.claim_next_task(owner="b", lease_s=10, exclude=[second["id"]]) is None
+
+
+def test_claiming_ones_own_task_waits_for_the_heartbeat_renewing_its_lease(store: Store):
+    """The heartbeat's renewal holds the row for a moment; the submitting manager's claim waits for it
+    and then wins, instead of finding the row locked and leaving a QUICK task queued with no answer."""
+    task = store.create_task(prompt="quick", owner="a", lease_until=store.clock() + 10, key_source="shared")
+    renewing = threading.Event()
+
+    def heartbeat() -> None:
+        with store.transaction() as tx:
+            tx.execute("UPDATE tasks SET lease_until = ? WHERE owner = ? AND id = ?",
+                       (store.clock() + 10, "a", task["id"]))
+            renewing.set()
+            time.sleep(0.3)
+
+    beat = threading.Thread(target=heartbeat)
+    beat.start()
+    assert renewing.wait(5)
+    assert store.claim_task(task["id"], owner="a", lease_s=10)
+    beat.join()
+    assert store.get_task(task["id"])["status"] == "running"
+    assert not store.claim_task(task["id"], owner="b", lease_s=10)            # still only one winner
 
 
 def test_a_task_on_a_sessions_own_keys_is_claimed_only_where_those_keys_are(store: Store):

@@ -19,7 +19,7 @@ it runs, and another takes over only an expired lease (its process died):
 
 Every lease change is one conditional UPDATE (compare-and-set), so two processes never both win. Lease
 times come from `clock()`: this process's on SQLite, the server's on PostgreSQL, so replicas on machines
-whose clocks differ agree on when a lease ran out. On PostgreSQL a claim first locks its row with
+whose clocks differ agree on when a lease ran out. On PostgreSQL `claim_next_task` first locks its row with
 `FOR UPDATE SKIP LOCKED`, so replicas racing for the queue each get a different task instead of queueing
 behind one row lock:
 
@@ -90,15 +90,17 @@ class TaskQueries:
 
     def claim_task(self, task_id: str, *, owner: str, lease_s: float) -> bool:
         """queued → running, owned by `owner` until now + `lease_s`; only if nobody else holds a live lease
-        on it (the submitting manager, which has its keys, leases its queued tasks). True if claimed."""
+        on it (the submitting manager, which has its keys, leases its queued tasks). True if claimed.
+
+        One conditional UPDATE of one row: one that another transaction holds (the heartbeat renewing its
+        lease) is waited for and then checked again, so the submitting manager's claim is never lost to
+        a brief row lock. (`claim_next_task` skips locked rows instead: any queued row will do there.)"""
         now = self.clock()
         with self.transaction() as tx:
             return tx.execute(
                 f"UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? "
-                f"WHERE id = ? AND status = 'queued' AND (owner IS NULL OR owner = ? OR lease_until < ?)"
-                f"{self._skip_locked_guard()}",
-                (owner, now + lease_s, time.time(), task_id, owner, now,
-                 *self._skip_locked_params(task_id))).rowcount == 1
+                "WHERE id = ? AND status = 'queued' AND (owner IS NULL OR owner = ? OR lease_until < ?)",
+                (owner, now + lease_s, time.time(), task_id, owner, now)).rowcount == 1
 
     def claim_next_task(self, *, owner: str, lease_s: float, sessions: Iterable[str] = (),
                         held: Iterable[str] = (), exclude: Iterable[str] = ()) -> str | None:
@@ -130,15 +132,6 @@ class TaskQueries:
             tx.execute("UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
                        (owner, now + lease_s, time.time(), row[0]))
             return row[0]
-
-    def _skip_locked_guard(self) -> str:
-        """On PostgreSQL, claim only a row no other transaction holds: a replica racing for it moves on."""
-        if self.dialect != "postgresql":
-            return ""
-        return " AND id IN (SELECT id FROM tasks WHERE id = ? FOR UPDATE SKIP LOCKED)"
-
-    def _skip_locked_params(self, task_id: str) -> tuple:
-        return (task_id,) if self.dialect == "postgresql" else ()
 
     def renew_leases(self, owner: str, task_ids: Iterable[str], *, lease_s: float) -> int:
         """Push the leases `owner` still holds on these queued or running tasks to now + `lease_s`; returns
