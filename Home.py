@@ -14,7 +14,7 @@ if __name__ != "__main__":      # imported for discovery: the routes beside the 
     app = st.App("Home.py", routes=gateway_routes(), lifespan=gateway_lifespan)   # lifespan: /mcp's MCP sessions
 else:
     from core.app.widgets import init_session, show_store_error, sidebar_menu
-    from core.errors import StoreError
+    from core.errors import ConfigError, StoreError
 
     st.set_page_config(page_title="Spaces OS", page_icon="🛰️", layout="wide")
 
@@ -35,5 +35,5 @@ else:
     try:                    # a failing database is a readable page on every page, never a traceback
         init_session()
         pages.run()
-    except StoreError as e:
+    except (StoreError, ConfigError) as e:     # ConfigError here: a database setting (provider config: banner)
         show_store_error(e)

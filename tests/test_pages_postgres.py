@@ -63,3 +63,12 @@ def test_home_providers_metrics_and_api_tokens_work_on_postgresql(pg_console):
     assert at.dataframe[0].value["state"].tolist() == ["live"]
     next(b for b in at.button if b.label == "Revoke token").click().run()
     assert not at.exception and at.dataframe[0].value["state"].tolist() == ["revoked"]
+
+
+def test_a_pool_size_that_is_not_a_number_is_said_in_words(pg_console, monkeypatch):
+    monkeypatch.setenv("SPACES_OS_DB_POOL", "lots")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    errors = "\n".join(e.value for e in at.error)
+    assert "SPACES_OS_DB_POOL must be a whole number of connections from 1 to 1000, not 'lots'" in errors
+    monkeypatch.delenv("SPACES_OS_DB_POOL")         # the fixture's shutdown opens the store again

@@ -15,7 +15,7 @@ import streamlit as st
 from core.app.services import ServiceRoot, Services
 from core.app.session import SessionContext, proxy_client_address
 from core.app.views import home as home_views
-from core.errors import StoreError
+from core.errors import ConfigError, StoreError
 from core.llm.budget import visitor_identity
 from core.llm.keys import mask
 
@@ -71,10 +71,11 @@ def show_config_error(svc: Services) -> None:
     )
 
 
-def show_store_error(error: StoreError) -> None:
-    """The readable page shown instead of a traceback when the database fails (Home.py catches it for every
-    page): what happened, where, and what to do."""
-    st.error(f"**The database is not working.**\n\n{error}", icon="🗄️")
+def show_store_error(error: StoreError | ConfigError) -> None:
+    """The readable page shown instead of a traceback when the database fails or one of its settings is
+    wrong (Home.py catches both for every page): what happened, where, and what to do."""
+    what = "is not working" if isinstance(error, StoreError) else "could not be opened: a setting is wrong"
+    st.error(f"**The database {what}.**\n\n{error}", icon="🗄️")
     st.caption("Chat, tasks and metrics need it; reload the page once it is fixed.")
 
 
@@ -97,7 +98,7 @@ def require_services(*, needs_router: bool = True) -> Services:
     the others go on under a banner; a database that cannot be opened stops every page with its plain words."""
     try:
         svc = services()
-    except StoreError as e:
+    except (StoreError, ConfigError) as e:      # ConfigError: a database setting, e.g. SPACES_OS_DB_POOL
         show_store_error(e)
         st.stop()
     if svc.reloaded:

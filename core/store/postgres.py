@@ -27,7 +27,7 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +36,8 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg_pool import ConnectionPool
+
+from core.errors import ConfigError
 
 MIGRATION_LOCK = 0x5350_4F53      # pg_advisory_xact_lock key of the migrations: 'SPOS'
 POOL_TIMEOUT_S = 30.0
@@ -133,6 +135,19 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_dumper(bool, BoolAsInt)
 
 
+def pool_size(env: Mapping[str, str]) -> int:
+    """SPACES_OS_DB_POOL as a whole number of connections (default DEFAULT_POOL_SIZE), or a ConfigError
+    that says what to write, before any connection is tried."""
+    raw = (env.get("SPACES_OS_DB_POOL") or "").strip()
+    if not raw:
+        return DEFAULT_POOL_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ConfigError(f"SPACES_OS_DB_POOL must be a whole number of connections from 1 to 1000, not "
+                          f"{raw[:40]!r}. Unset it for the default ({DEFAULT_POOL_SIZE}).",
+                          source="environment")
+    return int(raw)
+
+
 class PostgresConnections:
     """The pool for one database URL; what `core.store.connection.Connections` delegates to. `close()` closes
     the pool; used again afterwards (a task checkpointing during shutdown), it opens a new one."""
@@ -140,7 +155,7 @@ class PostgresConnections:
     def __init__(self, url: str, *, max_size: int | None = None):
         self.display = redacted(url)
         self._url = url
-        self._max_size = max(1, max_size or int(os.environ.get("SPACES_OS_DB_POOL", DEFAULT_POOL_SIZE)))
+        self._max_size = max_size or pool_size(os.environ)
         self._lock = threading.Lock()
         self.pool = self._open_pool()
 
