@@ -125,3 +125,24 @@ MENU_LINKS = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'     
 
 def nav(page, title: str) -> None:
     page.locator(MENU_LINKS, has_text=title).first.click()
+
+
+RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'     # shown while a script run is under way
+
+
+def wait_idle(page, *, quiet_ms: int = 800, timeout_s: float = 60.0) -> None:
+    """Until no script run has been under way for `quiet_ms`. Text typed while a rerun is in flight can be
+    replaced when the rerun's elements arrive (a person sees the app "Running…" and waits too). The
+    running icon appears only after a run has lasted a moment, hence the quiet period."""
+    quiet_since = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if page.locator(RUNNING).count():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_ms / 1000:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the app was still running after {timeout_s:.0f} s")

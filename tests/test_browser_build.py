@@ -13,7 +13,15 @@ import re
 
 import pytest
 
-from tests.browser import browser_page, nav, no_exception_boxes, require_browser, screenshot, streamlit_server
+from tests.browser import (
+    browser_page,
+    nav,
+    no_exception_boxes,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_idle,
+)
 from tests.fake_hub import FakeHub, FakeModel
 from tests.test_build_wizard import SENTIMENT_MODEL, DemoAnswers
 
@@ -68,6 +76,7 @@ def test_idea_to_running_space_then_roll_back(base_url, hub, llm):
         page.get_by_role("tab", name="Build from an idea", exact=True).click()
         idea = page.get_by_role("textbox", name="Your idea")
         expect(idea).to_be_visible(timeout=15000)
+        wait_idle(page)
         idea.fill("a sentiment analysis demo")
         page.wait_for_timeout(300)
         no_exception_boxes(page)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import browser_page, nav, no_exception_boxes, require_browser, screenshot, streamlit_server
+from tests.browser import (
+    browser_page,
+    nav,
+    no_exception_boxes,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_idle,
+)
 
 sync_api = require_browser()
 expect = sync_api.expect
@@ -58,6 +66,7 @@ def test_key_field_is_a_password_input_and_shows_only_masked_key(base_url):
         field = page.get_by_role("textbox", name="Your openrouter key")
         expect(field).to_be_visible(timeout=30000)
         assert field.get_attribute("type") == "password"
+        wait_idle(page)
         field.fill("sk-or-v1-browsertestkey0000000001234")
         field.press("Enter")
         expect(page.get_by_text("sk-or-…1234").first).to_be_visible(timeout=10000)

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import browser_page, nav, no_exception_boxes, require_browser, screenshot, streamlit_server
+from tests.browser import (
+    browser_page,
+    nav,
+    no_exception_boxes,
+    require_browser,
+    screenshot,
+    streamlit_server,
+    wait_idle,
+)
 from tests.fake_hub import FakeHub
 
 sync_api = require_browser()
@@ -53,6 +61,7 @@ def test_search_create_push_logs_delete(base_url, hub):
         # Search models, then open the first row's details.
         page.get_by_role("radio", name="Models", exact=True).click()
         expect(page.get_by_label("Inference provider")).to_be_visible(timeout=10000)
+        wait_idle(page)
         page.get_by_role("textbox", name="Search for").fill("llama")
         page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Search").click()
         expect(page.get_by_text("Page 1 · results 1–1")).to_be_visible(timeout=15000)
@@ -68,6 +77,7 @@ def test_search_create_push_logs_delete(base_url, hub):
         # Create a Docker + Streamlit Space (private by default).
         click_tab(page, "My Spaces")
         expect(page.get_by_text("You have no Spaces yet")).to_be_visible(timeout=15000)
+        wait_idle(page)
         page.get_by_role("textbox", name="Name", exact=True).fill("browser-demo")
         page.get_by_role("button", name="Create Space").click()
         expect(page.get_by_text(f"Created {SPACE}")).to_be_visible(timeout=20000)
@@ -79,7 +89,12 @@ def test_search_create_push_logs_delete(base_url, hub):
 
         # Push one file from the editor.
         click_tab(page, "Files")
-        page.get_by_label("Content").first.fill("import streamlit as st\n\nst.title('Hello from the browser')\n")
+        wait_idle(page)             # the tab's rerun: text typed before it lands can be replaced by it
+        content = page.get_by_label("Content").first
+        content.fill("import streamlit as st\n\nst.title('Hello from the browser')\n")
+        content.press("Tab")
+        wait_idle(page)
+        expect(content).to_have_value("import streamlit as st\n\nst.title('Hello from the browser')\n")
         page.get_by_role("textbox", name="Commit message").fill("Say hello")
         page.get_by_role("button", name="Push in one commit").click()
         expect(page.get_by_text("Pushed app.py")).to_be_visible(timeout=20000)
@@ -101,6 +116,7 @@ def test_search_create_push_logs_delete(base_url, hub):
         page.get_by_role("button", name="Delete this Space").click()
         expect(page.get_by_text("exactly to confirm; nothing was deleted")).to_be_visible(timeout=15000)
         assert SPACE in hub.spaces
+        wait_idle(page)
         page.get_by_role("textbox", name=f"Type {SPACE} to confirm").fill(SPACE)
         page.get_by_role("button", name="Delete this Space").click()
         expect(page.get_by_text(f"Deleted {SPACE}")).to_be_visible(timeout=20000)
