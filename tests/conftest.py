@@ -59,9 +59,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))   # no saved token from the machine
 
 
+_STARTED_FAKES: list[FakeOpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fakes() -> None:
+    """Every test starts with the session's fake upstreams answering normally: a test that scripted
+    401s must not decide what the next test's module-scoped console gets."""
+    for server in _STARTED_FAKES:
+        server.reset()
+
+
 @pytest.fixture(scope="session")
 def fake_server():
     server = FakeOpenAI().start()
+    _STARTED_FAKES.append(server)
     yield server
     server.stop()
 
@@ -75,6 +87,7 @@ def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
 @pytest.fixture(scope="session")
 def fake_server_b():
     server = FakeOpenAI().start()
+    _STARTED_FAKES.append(server)
     yield server
     server.stop()
 

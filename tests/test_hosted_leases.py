@@ -71,11 +71,52 @@ def test_a_manager_cannot_write_a_task_another_manager_owns(managers):
     assert not b.store.update_task(task.id, status="paused", checkpoint={"partial_text": "hijacked"},
                                    expect_owner=b.owner_id)
     assert not b.store.claim_task(task.id, owner=b.owner_id, lease_s=10)
-    b.pause(task.id)
-    b.cancel(task.id)                                        # B does not run it: nothing to stop, nothing written
     assert b.get(task.id).status == "running"
     done = a.wait(task.id, timeout=30)
     assert done.status == "done" and done.result == FULL
+
+
+def test_pause_on_another_replica_pauses_the_task_where_it_runs_and_resume_finishes_the_exact_text(managers):
+    """Any replica's worker may run a task, so the visitor's Pause lands on whichever replica serves their
+    page: it asks the owner through the database, the owner stops at a chunk boundary and checkpoints."""
+    a = managers()
+    task = a.submit(COMPLEX, session="visitor")
+    wait_until(lambda: a.get(task.id).partial_text)
+    b = managers()
+    paused = b.pause(task.id)
+    assert paused.status == "paused", paused.status
+    row = b.store.get_task(task.id)
+    assert row["stop_request"] is None and FULL.startswith(row["checkpoint"]["partial_text"])
+    assert 0 < len(row["checkpoint"]["partial_text"]) < len(FULL)
+    assert "paused" in [e["kind"] for e in b.store.events(task_id=task.id)]
+    b.resume(task.id)                                        # the shared key: any replica carries it on
+    done = b.wait(task.id, timeout=30)
+    assert done.status == "done" and done.result == FULL
+
+
+def test_cancel_on_another_replica_cancels_the_task_where_it_runs(managers):
+    a = managers()
+    task = a.submit(COMPLEX, session="visitor")
+    wait_until(lambda: a.get(task.id).partial_text)
+    b = managers()
+    cancelled = b.cancel(task.id)
+    assert cancelled.status == "cancelled", cancelled.status
+    time.sleep(3 * a.heartbeat_s)
+    row = a.store.get_task(task.id)
+    assert row["status"] == "cancelled" and row["stop_request"] is None
+    assert 0 < len(row["checkpoint"]["partial_text"]) < len(FULL)
+
+
+def test_a_stop_asked_of_a_replica_that_died_is_honoured_by_the_one_that_takes_the_task_over(managers):
+    a = managers()
+    task = a.submit(COMPLEX, session="visitor")
+    wait_until(lambda: a.get(task.id).partial_text)
+    a._beat_stop.set()                                       # A's heartbeat dies: it never reads the request
+    a.store.request_stop(task.id, "cancelled")
+    b = managers()                                           # takes the task over once A's lease runs out
+    wait_until(lambda: b.get(task.id).status == "cancelled", timeout=10)
+    kinds = [e["kind"] for e in b.store.events(task_id=task.id)]
+    assert "cancelled" in kinds and "recovered" not in kinds
 
 
 def test_shutdown_gives_up_the_leases_so_a_new_manager_takes_over_at_once(managers):

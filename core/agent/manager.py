@@ -561,13 +561,35 @@ class Manager:
             log.info("task %s paused in %.0f ms", task_id, (time.monotonic() - started) * 1000)
         return ok
 
+    def _stop(self, task_id: str, reason: str, *, wait: float) -> None:
+        """Pause or cancel a running task wherever it runs: here, by its control; on another replica (any
+        worker may have claimed it), through the database, which that replica's heartbeat reads. Waits
+        up to `wait` (plus a heartbeat when it runs elsewhere) for it to stop."""
+        with self._lock:
+            here = task_id in self._running
+        if here:
+            self._request_stop(task_id, reason, wait=wait)
+        elif self.store.request_stop(task_id, reason):
+            deadline = time.monotonic() + wait + self.heartbeat_s
+            while time.monotonic() < deadline:
+                row = self.store.get_task(task_id)
+                if row is None or row["status"] != "running":
+                    return
+                time.sleep(0.05)
+
+    def _take_stop_requests(self) -> None:
+        """The heartbeat's part of `_stop`: the stops other replicas asked of the tasks running here."""
+        for task_id, reason in self.store.take_stop_requests(self.owner_id):
+            if reason in ("paused", "cancelled"):
+                self._request_stop(task_id, reason, wait=0)
+
     def pause(self, task_id: str) -> Task:
         row = self.store.get_task(task_id)
         if row and row["status"] == "queued":
             self.store.update_task(task_id, status="paused", expect_status=("queued",))
             self._event(task_id, EventKind.PAUSED, "paused before it started")
         elif row and row["status"] == "running":
-            self._request_stop(task_id, "paused", wait=2.0)
+            self._stop(task_id, "paused", wait=2.0)
         return self.get(task_id)
 
     def resume(self, task_id: str, keys: Mapping[str, str] | None = None,
@@ -638,7 +660,7 @@ class Manager:
                 self._event(task_id, EventKind.CANCELLED, "cancelled before it finished")
                 self._release(task_id)
         elif row and row["status"] == "running":
-            self._request_stop(task_id, "cancelled", wait=2.0)
+            self._stop(task_id, "cancelled", wait=2.0)
         return self.get(task_id)
 
     # ------------------------------------------------------------------ reading
@@ -686,6 +708,8 @@ class Manager:
         task_id, was, source = row["id"], row["status"], row.get("key_source")
         checkpoint = row["checkpoint"] or {}
         partial = checkpoint.get("partial_text", "")
+        if was == "running" and row.get("stop_request") in ("paused", "cancelled"):
+            return self._take_over_stopped(row, row["stop_request"], partial)
         if was == "queued" and source in CARRIED_ON:
             return True                 # anyone's already: the next worker to look claims it
         if source in CARRIED_ON or row["session"] in self._session_keys:
@@ -708,6 +732,15 @@ class Manager:
             self._event(task_id, EventKind.RECOVERED, f"was {was} when its manager stopped: paused at "
                         f"{len(partial)} characters; {reason}", partial_chars=len(partial),
                         previous_owner=row.get("owner"), reason=reason)
+        return False
+
+    def _take_over_stopped(self, row: dict[str, Any], reason: str, partial: str) -> bool:
+        """A task whose manager died after someone asked to pause or cancel it: it ends as they asked, with
+        its checkpoint kept (a paused one resumes from it). Never queued to continue."""
+        if self.store.take_over_task(row["id"], status=reason, from_status="running", owner=None, stop_request=None):
+            kind = EventKind.PAUSED if reason == "paused" else EventKind.CANCELLED
+            self._event(row["id"], kind, f"{reason} as asked, after its manager stopped, at {len(partial)} characters",
+                        partial_chars=len(partial), previous_owner=row.get("owner"))
         return False
 
     def _forget_dequeued(self) -> None:
@@ -742,6 +775,7 @@ class Manager:
                 with self._lock:
                     held = list(self._controls)
                 self.store.renew_leases(self.owner_id, held, lease_s=self.lease_s)
+                self._take_stop_requests()
                 self._recover()
                 self._tend_held_keys()
                 self._forget_dequeued()

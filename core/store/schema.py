@@ -250,7 +250,13 @@ def _v8(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(conn: sqlite3.Connection) -> None:
+    """Pause and Cancel from any replica: a task runs on whichever replica claimed it, so a stop asked on
+    another one is written here, and the owner's heartbeat acts on it."""
+    _run(conn, "ALTER TABLE tasks ADD COLUMN stop_request TEXT     -- paused | cancelled; NULL: none asked")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -40,7 +40,7 @@ from typing import Any
 
 TASK_COLUMNS = (
     "session", "prompt", "label", "confidence", "reasons", "provider", "model", "status", "checkpoint",
-    "result", "error", "owner", "lease_until", "key_source",
+    "result", "error", "owner", "lease_until", "key_source", "stop_request",
 )
 """The columns a caller may set; `id`, `created_at` and `updated_at` are the store's."""
 _JSON = ("checkpoint", "reasons")
@@ -98,7 +98,7 @@ class TaskQueries:
         now = self.clock()
         with self.transaction() as tx:
             return tx.execute(
-                f"UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? "
+                "UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ?, stop_request = NULL "
                 "WHERE id = ? AND status = 'queued' AND (owner IS NULL OR owner = ? OR lease_until < ?)",
                 (owner, now + lease_s, time.time(), task_id, owner, now)).rowcount == 1
 
@@ -129,9 +129,29 @@ class TaskQueries:
                              params).fetchone()
             if row is None:
                 return None
-            tx.execute("UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                       (owner, now + lease_s, time.time(), row[0]))
+            tx.execute("UPDATE tasks SET status = 'running', owner = ?, lease_until = ?, updated_at = ?, "
+                       "stop_request = NULL WHERE id = ?", (owner, now + lease_s, time.time(), row[0]))
             return row[0]
+
+    def request_stop(self, task_id: str, reason: str) -> bool:
+        """Ask whichever replica runs this task to stop it (`paused` or `cancelled`); its heartbeat reads
+        `stop_requests`. True if the task is running, so the request was written."""
+        with self.transaction() as tx:
+            return tx.execute("UPDATE tasks SET stop_request = ? WHERE id = ? AND status = 'running'",
+                              (reason, task_id)).rowcount == 1
+
+    def take_stop_requests(self, owner: str) -> list[tuple[str, str]]:
+        """The (task id, reason) stops asked of `owner`'s running tasks, each cleared as it is taken. The
+        heartbeat's every-beat poll: a plain read, and a write only when there is a request."""
+        asked = self.rows("SELECT id, stop_request FROM tasks WHERE owner = ? AND status = 'running' "
+                          "AND stop_request IS NOT NULL", (owner,))
+        taken = []
+        for row in asked:
+            with self.transaction() as tx:
+                if tx.execute("UPDATE tasks SET stop_request = NULL WHERE id = ? AND stop_request = ?",
+                              (row["id"], row["stop_request"])).rowcount == 1:
+                    taken.append((row["id"], row["stop_request"]))
+        return taken
 
     def renew_leases(self, owner: str, task_ids: Iterable[str], *, lease_s: float) -> int:
         """Push the leases `owner` still holds on these queued or running tasks to now + `lease_s`; returns
