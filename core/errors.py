@@ -214,6 +214,10 @@ class ProviderError(SpacesOSError):
         super().__init__(message)
 
 
+class TooManyTasks(SpacesOSError):
+    """A session (or the whole console) has as many unfinished tasks as it may: cancel one or wait."""
+
+
 class StreamInterrupted(SpacesOSError):
     """A stream failed after its first token: no failover, the partial text is kept."""
 

@@ -472,6 +472,19 @@ def test_complex_auto_request_is_a_task_of_the_caller_and_returns_its_answer(sha
     assert httpx.get(f"{base}/api/tasks/{task_id}", headers=bearer(OPERATOR)).json()["status"] == "done"
 
 
+def test_a_caller_with_as_many_unfinished_tasks_as_allowed_gets_429_too_many_tasks(shared_server, fake):
+    base, store = shared_server
+    issued = TokenService(store).create(TokenSpec("busy", ("chat",)))
+    for n in range(5):                                      # the default limit: 5 unfinished tasks a session
+        store.create_task(prompt=f"earlier {n}", session=session_hash(issued.grant.identity), status="paused",
+                          label="COMPLEX")
+    r = httpx.post(base + "/v1/chat/completions", headers=bearer(issued.token), timeout=30,
+                   json={"model": "auto", "messages": [{"role": "user", "content": REPORT}]})
+    message = assert_openai_error(r, 429, "too_many_tasks")
+    assert "already has 5 unfinished tasks" in message and r.headers["retry-after"] == "10"
+    assert not fake.chat_requests                           # refused before any provider call
+
+
 def test_complex_auto_stream_relays_the_task_as_it_writes(shared_server, fake):
     base, store = shared_server
     fake.default = Reply(chunk_delay=0.03)                # ~2 s of answer: several progress saves

@@ -41,7 +41,7 @@ from typing import Any
 
 from core.agent.classifier import Classification, Label, classify
 from core.agent.rules import RoutingRules, load_rules
-from core.errors import AllProvidersFailed, SpacesOSError, StoreError, StreamInterrupted
+from core.errors import AllProvidersFailed, SpacesOSError, StoreError, StreamInterrupted, TooManyTasks
 from core.llm.keys import redact_value, session_hash
 from core.llm.router import Attempt, Router
 from core.store.event_kinds import EventKind
@@ -249,12 +249,12 @@ class Manager:
     def _check_session_limit(self, sess: str | None) -> None:
         active = self.store.list_tasks(session=sess, statuses=ACTIVE, limit=1000)
         if len(active) >= self.rules.max_tasks_per_session:
-            raise SpacesOSError(f"This session already has {len(active)} unfinished tasks (the limit is "
+            raise TooManyTasks(f"This session already has {len(active)} unfinished tasks (the limit is "
                                 f"{self.rules.max_tasks_per_session}). Cancel or wait for one first.")
         if self.max_tasks_total is not None:
             total = len(self.store.list_tasks(statuses=ACTIVE, limit=self.max_tasks_total + 1))
             if total >= self.max_tasks_total:
-                raise SpacesOSError(f"The console is busy ({total} unfinished tasks across all visitors). "
+                raise TooManyTasks(f"The console is busy ({total} unfinished tasks across all visitors). "
                                     "Try again in a minute.")
 
     # ------------------------------------------------------------------ foreground (QUICK / URGENT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from core.errors import AllProvidersFailed, ErrorKind, SpacesOSError, StreamInterrupted
+from core.errors import AllProvidersFailed, ErrorKind, SpacesOSError, StreamInterrupted, TooManyTasks
 from core.hub.errors import HubActionError, HubErrorKind
 
 
@@ -68,6 +68,8 @@ def api_error(exc: BaseException) -> ApiError:
         return provider_failure(failed[-1].outcome, str(exc))
     if isinstance(exc, HubActionError):
         return ApiError(_HUB_STATUS.get(exc.kind, 502), str(exc), "hub_error", exc.kind.value)
+    if isinstance(exc, TooManyTasks):
+        return ApiError(429, str(exc), "rate_limit_error", "too_many_tasks", {"Retry-After": "10"})
     if isinstance(exc, ValueError):
         return ApiError(400, str(exc), "invalid_request_error", "invalid_value")
     if isinstance(exc, LookupError):
