@@ -738,9 +738,12 @@ class Manager:
         """A task whose manager died after someone asked to pause or cancel it: it ends as they asked, with
         its checkpoint kept (a paused one resumes from it). Never queued to continue."""
         if self.store.take_over_task(row["id"], status=reason, from_status="running", owner=None, stop_request=None):
-            kind = EventKind.PAUSED if reason == "paused" else EventKind.CANCELLED
-            self._event(row["id"], kind, f"{reason} as asked, after its manager stopped, at {len(partial)} characters",
-                        partial_chars=len(partial), previous_owner=row.get("owner"))
+            words = f"{reason} as asked, after its manager stopped, at {len(partial)} characters"
+            if reason == "paused":
+                self._event(row["id"], EventKind.PAUSED, words, partial_chars=len(partial), previous_owner=row.get("owner"))
+            else:
+                self._event(row["id"], EventKind.CANCELLED, words, partial_chars=len(partial),
+                            previous_owner=row.get("owner"))
         return False
 
     def _forget_dequeued(self) -> None:
