@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("HF_HUB_OFFLINE", "0")
+os.environ["STREAMLIT_RUNNER_MAGIC_ENABLED"] = "false"   # as .streamlit/config.toml, which AppTest in a tmp cwd misses
 
 from core import demo  # noqa: E402
 from tests.backends import backend, db_url, pg_schema_url  # noqa: E402,F401 - fixtures for both store backends

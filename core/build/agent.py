@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -641,10 +642,17 @@ def validate_files(files: Mapping[str, str], sdk: str) -> list[str]:
     return problems
 
 
+_AST_LOCK = threading.Lock()
+"""One AST conversion at a time: CPython 3.11 keeps the converter's depth counter per interpreter, so two
+threads converting at once fail with "AST constructor recursion depth mismatch" (SystemError), seen in a
+page's first run beside another. Builds run in threads; Streamlit's magic, which also parses, is off."""
+
+
 def _python_problems(path: str, text: str, sdk: str) -> list[str]:
     try:
-        tree = ast.parse(text, filename=path)
-        compile(tree, path, "exec")
+        with _AST_LOCK:
+            tree = ast.parse(text, filename=path)
+            compile(tree, path, "exec")
     except SyntaxError as err:
         return [f"{path} line {err.lineno}: {err.msg}"]
     except ValueError as err:
