@@ -178,3 +178,28 @@ def test_the_wal_shrinks_back_after_a_long_reader_let_it_grow(db_path):
         store.flush()
     assert os.path.getsize(db_path + "-wal") <= WAL_SIZE_LIMIT + 256 * 1024
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM usage").fetchone()[0] == 30_003
+
+
+def test_a_store_dropped_without_close_ends_its_writer_without_an_unhandled_error(db_path):
+    """The writer holds its Store weakly; rows queued after the Store is gone end the thread quietly
+    (before: ReferenceError raised again from the lost-rows handler, an unhandled thread exception). The
+    composition root takes over the store's at-exit close, so a store it dropped can be collected."""
+    import atexit
+    import gc
+
+    unhandled = []
+    previous, threading.excepthook = threading.excepthook, unhandled.append
+    try:
+        store = Store(db_path)
+        atexit.unregister(store.close)                  # as ServiceRoot does
+        store.record_attempts([row(1)], wait=True)
+        writer = store._writer
+        del store
+        gc.collect()
+        writer.put(row(2))
+        writer.wake.set()
+        writer.join(5)
+        assert not writer.is_alive()
+        assert unhandled == []
+    finally:
+        threading.excepthook = previous

@@ -59,10 +59,13 @@ class UsageWriter(threading.Thread):
             while self._write_batch():
                 self.wake.wait(self.linger or None)
                 self.wake.clear()
-        finally:
             self.running = False        # new rows now start a new writer...
             while self._write_batch() is False or self.rows:
                 pass                    # ...and rows that raced the stop are still written here
+        except ReferenceError:          # the Store was dropped without close(): nobody can read its rows
+            pass
+        finally:
+            self.running = False
 
     def _write_batch(self) -> bool:
         """Write what is queued; False once a stop marker is reached."""
