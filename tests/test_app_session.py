@@ -227,3 +227,18 @@ def test_chat_lists_providers_in_this_sessions_order_without_switched_off_ones(f
     at.toggle(key="enabled_alpha").set_value(False).run()
     at.switch_page("pages/chat.py").run()
     assert [o.split(" · ")[0] for o in at.selectbox(key="chat_provider").options] == ["auto (manager decides)", "beta"]
+
+
+def test_the_shared_root_is_kept_while_the_environment_is_and_replaced_when_it_changes(monkeypatch, tmp_path):
+    """`ServiceRoot.shared()` compares the environment cheaply on every API request; a changed variable or
+    folder must still give a new root (and the old one is shut down)."""
+    monkeypatch.chdir(tmp_path)
+    first = ServiceRoot.shared()
+    assert ServiceRoot.shared() is first
+    monkeypatch.setenv("SPACES_OS_DB", str(tmp_path / "other.db"))
+    second = ServiceRoot.shared()
+    assert second is not first and second.current().store.path == str(tmp_path / "other.db")
+    assert ServiceRoot.shared() is second
+    monkeypatch.chdir(tmp_path.parent)
+    assert ServiceRoot.shared() is not second
+    ServiceRoot.shared().shutdown()
