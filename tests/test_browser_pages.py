@@ -9,7 +9,7 @@ from tests.browser import browser_page, nav, no_exception_boxes, require_browser
 
 sync_api = require_browser()
 expect = sync_api.expect
-PAGES = ("Home", "Chat", "Routing", "Providers", "Spaces", "Metrics", "How it works")
+PAGES = ("Home", "Chat", "Routing", "Providers", "Spaces", "Metrics", "How it works", "API tokens")
 
 
 @pytest.fixture(scope="module")

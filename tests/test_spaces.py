@@ -224,7 +224,8 @@ def _fail_create(fake_hub: FakeHub, status: int, **kw) -> None:
                               "Create a token with write access at"]),
     (lambda h: h.set_plan("alice", "free"), TOKEN, HubErrorKind.PAYMENT,
      ["Gradio and Docker Spaces run on compute, and creating one needs a paid plan: PRO for a personal account, "
-      "Team or Enterprise for an organization. Static Spaces are free.", "Pick the static SDK"]),
+      "Team or Enterprise for an organization. Static Spaces are free.",
+      "The Hub said: Gradio and Docker Spaces require a paid plan (PRO, Team or Enterprise). Pick the static SDK"]),
     (lambda h: None, TOKEN, HubErrorKind.NAME_TAKEN, ["The name 'alice/existing' is already taken"]),
     (lambda h: _fail_create(h, 429, retry_after=30), TOKEN, HubErrorKind.RATE_LIMITED, ["retry after 30 s"]),
     (lambda h: _fail_create(h, 502), TOKEN, HubErrorKind.UNAVAILABLE, ["unavailable right now (HTTP 502)"]),

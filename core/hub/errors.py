@@ -233,7 +233,7 @@ def _from_http_error(exc: HfHubHTTPError, *, endpoint: str, action: str, what: s
         said = _server_words(exc, hidden)
         base = endpoint.rstrip("/")
         return HubActionError(HubErrorKind.PAYMENT, message.format(action=action, endpoint=base)
-                              + (f" The Hub said: {said}" if said else ""),
+                              + (f" The Hub said: {_sentence(said)}" if said else ""),
                               hint.format(action=action, endpoint=base), status=status)
     if status == 409 and new_repo_id:
         return HubActionError(HubErrorKind.NAME_TAKEN, f"The name '{new_repo_id}' is already taken, so we "
@@ -311,3 +311,9 @@ def _server_words(exc: HfHubHTTPError, hidden: list[str | None], limit: int = 20
     said = exc.server_message or ""
     said = " ".join(redact_secrets(said, hidden).split())
     return said if len(said) <= limit else said[: limit - 1] + "…"
+
+
+def _sentence(text: str) -> str:
+    """The Hub's words as a sentence of ours: what follows them starts a new one."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."

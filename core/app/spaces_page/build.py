@@ -107,7 +107,7 @@ def build_form(svc: Services, agent: BuildAgent, usable: HubToken, refused: str 
                                         key="build_start", disabled=busy, width="stretch")
     facts = []
     if usable.value:
-        facts.append(f":material/cloud_upload: Deploys with {usable.label} `{usable.masked}`.")
+        facts.append(f":material/cloud_upload: Deploys with {usable.label} `{usable.masked}`")
     else:
         facts.append(":material/folder: **Dry run**: with no Hugging Face token nothing is created; the files are "
                      f"written to `{builds_dir_for(svc.store)}/<run>/`. Add a token on **Providers** to deploy.")
