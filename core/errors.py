@@ -16,6 +16,7 @@ without a name, it is defined here.
     ├── ConfigError                           a config file or value is wrong: file, line, key
     │   └── RulesError                        routing.yaml                          core.agent.rules
     ├── ProviderError                         one failed provider call; .kind: ErrorKind
+    ├── TooManyTasks                          a session's unfinished tasks are at the limit
     ├── StreamInterrupted                     broke after the first token; text kept
     ├── AllProvidersFailed                    every candidate failed; a line each
     ├── BlockedURL (ValueError)               a URL that may not be called          core.llm.netguard
