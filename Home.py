@@ -7,11 +7,11 @@ the HTTP API (core/app/gateway) on the same port. Each browser session then runs
 import streamlit as st
 
 if __name__ != "__main__":      # imported for discovery: the routes beside the UI, no UI calls at import
-    from core.app.gateway import gateway_lifespan, gateway_routes
+    from core.app.gateway import gateway_lifespan, gateway_middleware
     from core.app.navigation import navigation_only
 
     navigation_only()           # a deep link opened before anyone visited / still runs through this file
-    app = st.App("Home.py", routes=gateway_routes(), lifespan=gateway_lifespan)   # lifespan: /mcp's MCP sessions
+    app = st.App("Home.py", middleware=gateway_middleware(), lifespan=gateway_lifespan)  # lifespan: /mcp's sessions
 else:
     from core.app.widgets import init_session, show_store_error, sidebar_menu
     from core.errors import ConfigError, StoreError

@@ -571,3 +571,18 @@ def test_byok_keys_are_in_no_usage_row_and_no_log(keyed_server, fake, fake_b):
     for path in (db_path, *db_path.parent.glob(db_path.name + "-*"), keyed_server.log):
         data = path.read_bytes()
         assert BYOK_OR.encode() not in data and SENTINEL_HF.encode() not in data, path
+
+
+def test_api_paths_are_served_ahead_of_streamlits_middleware(demo_server):
+    """The API answers before Streamlit's session cookie and gzip layers (fast_path.py): no cookie, no
+    compression (an SSE stream must not be buffered by gzip), and an unknown API path is a JSON 404 in
+    OpenAI's shape, not the console's HTML page. Other paths are still Streamlit's."""
+    spec = httpx.get(demo_server + "/api/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert spec.status_code == 200 and len(spec.content) > 1000
+    assert "content-encoding" not in spec.headers and "set-cookie" not in spec.headers
+    missing = httpx.get(demo_server + "/api/no-such-route")
+    assert assert_openai_error(missing, 404, "not_found").startswith("No API route /api/no-such-route")
+    assert assert_openai_error(httpx.get(demo_server + "/v1/nothing"), 404, "not_found")
+    page = httpx.get(demo_server + "/", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert httpx.get(demo_server + "/_stcore/health").text == "ok"

@@ -1,6 +1,6 @@
 """The console as an HTTP API, served by the same process and port as the pages (`streamlit run Home.py`).
 
-    app = st.App("Home.py", routes=gateway_routes(), lifespan=gateway_lifespan)   # Home.py; Streamlit serves both
+    app = st.App("Home.py", middleware=gateway_middleware(), lifespan=gateway_lifespan)   # Home.py: one port
     curl http://127.0.0.1:8501/v1/chat/completions -d '{"model": "auto", "messages": [...]}'
     npx @modelcontextprotocol/inspector --cli http://127.0.0.1:8501/mcp --transport http --method tools/list
 
@@ -14,6 +14,7 @@ cooldowns, budgets and usage rows. One small module per concern:
     errors.py          every failure in OpenAI's error shape with the matching status
     metrics.py         GET /metrics (prometheus-client) and GET /healthz
     openapi.py         GET /api/openapi.json
+    fast_path.py       the API's paths served ahead of Streamlit's middleware (cookie, gzip, path checks)
     mcp_route.py       /mcp: the console's MCP server over Streamable HTTP, same callers and rules, each
                        caller's own tools; its SDK session manager runs in `gateway_lifespan`
 """
@@ -37,6 +38,12 @@ def gateway_routes() -> list[BaseRoute]:
     return [*metrics_routes(), *openai_routes(), *rest_routes(), *openapi_routes(), *mcp_routes()]
 
 
+def gateway_middleware() -> list[Any]:
+    """For `st.App(middleware=...)`: the API's routes, served before Streamlit's own middleware (fast_path.py)."""
+    from core.app.gateway.fast_path import api_first
+    return [api_first(gateway_routes())]
+
+
 @asynccontextmanager
 async def gateway_lifespan(app: Any) -> AsyncIterator[None]:
     """For `st.App(lifespan=...)`: runs /mcp's session manager (the MCP SDK's) while the server runs, and turns
@@ -48,4 +55,4 @@ async def gateway_lifespan(app: Any) -> AsyncIterator[None]:
         yield None
 
 
-__all__ = ["gateway_lifespan", "gateway_routes"]
+__all__ = ["gateway_lifespan", "gateway_middleware", "gateway_routes"]
