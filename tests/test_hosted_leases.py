@@ -32,6 +32,10 @@ def wait_until(predicate, timeout: float = 30.0, step: float = 0.02):
     raise AssertionError("condition not met in time")
 
 
+def kinds(manager: Manager, task_id: str) -> list[str]:
+    return [e["kind"] for e in manager.store.events(task_id=task_id)]
+
+
 @pytest.fixture
 def managers(fake, db_url):
     """Manager A and a factory for manager B: each with its own Router and Store on the same database."""
@@ -88,7 +92,7 @@ def test_pause_on_another_replica_pauses_the_task_where_it_runs_and_resume_finis
     row = b.store.get_task(task.id)
     assert row["stop_request"] is None and FULL.startswith(row["checkpoint"]["partial_text"])
     assert 0 < len(row["checkpoint"]["partial_text"]) < len(FULL)
-    assert "paused" in [e["kind"] for e in b.store.events(task_id=task.id)]
+    wait_until(lambda: "paused" in kinds(b, task.id))          # the event is one write after the status
     b.resume(task.id)                                        # the shared key: any replica carries it on
     done = b.wait(task.id, timeout=30)
     assert done.status == "done" and done.result == FULL
@@ -115,8 +119,8 @@ def test_a_stop_asked_of_a_replica_that_died_is_honoured_by_the_one_that_takes_t
     a.store.request_stop(task.id, "cancelled")
     b = managers()                                           # takes the task over once A's lease runs out
     wait_until(lambda: b.get(task.id).status == "cancelled", timeout=10)
-    kinds = [e["kind"] for e in b.store.events(task_id=task.id)]
-    assert "cancelled" in kinds and "recovered" not in kinds
+    wait_until(lambda: "cancelled" in kinds(b, task.id))       # the event is one write after the status
+    assert "recovered" not in kinds(b, task.id)
 
 
 def test_shutdown_gives_up_the_leases_so_a_new_manager_takes_over_at_once(managers):
