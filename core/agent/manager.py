@@ -250,12 +250,12 @@ class Manager:
         active = self.store.list_tasks(session=sess, statuses=ACTIVE, limit=1000)
         if len(active) >= self.rules.max_tasks_per_session:
             raise TooManyTasks(f"This session already has {len(active)} unfinished tasks (the limit is "
-                                f"{self.rules.max_tasks_per_session}). Cancel or wait for one first.")
+                               f"{self.rules.max_tasks_per_session}). Cancel or wait for one first.")
         if self.max_tasks_total is not None:
             total = len(self.store.list_tasks(statuses=ACTIVE, limit=self.max_tasks_total + 1))
             if total >= self.max_tasks_total:
                 raise TooManyTasks(f"The console is busy ({total} unfinished tasks across all visitors). "
-                                    "Try again in a minute.")
+                                   "Try again in a minute.")
 
     # ------------------------------------------------------------------ foreground (QUICK / URGENT)
 
